@@ -1,0 +1,37 @@
+"""The COOS-7 data layer: find, validate and lazily read a split from HDF5 or TIFF folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from coos_utils.data.errors import CoosDataError
+from coos_utils.data.hdf5 import read_hdf5_split
+from coos_utils.data.lazy import Hdf5Images, LazyImages, TiffImages
+from coos_utils.data.locate import find_split
+from coos_utils.data.split import Batch, CoosSplit
+from coos_utils.data.tiff import read_tiff_split
+
+
+def load_split(root: str | Path, split: str) -> CoosSplit:
+    """Open one split of COOS-7 (real, synthetic, or unpacked to TIFFs) under ``root``.
+
+    Labels, metadata and attributes are read and validated now; images are read on access
+    (``split.images[i:j]``, ``split.iter_batches(n)``), never the whole file unless asked.
+    Every problem with the input raises :class:`CoosDataError` naming the file.
+    """
+    kind, location = find_split(root, split)
+    if kind == "hdf5":
+        return read_hdf5_split(location, split.lower())
+    return read_tiff_split(location.parent, location.name)
+
+
+__all__ = [
+    "Batch",
+    "CoosDataError",
+    "CoosSplit",
+    "Hdf5Images",
+    "LazyImages",
+    "TiffImages",
+    "find_split",
+    "load_split",
+]

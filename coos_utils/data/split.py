@@ -1,0 +1,114 @@
+"""The object every loader returns: one COOS-7 split, images read lazily."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from coos_utils.data.lazy import LazyImages
+
+SOURCES = ("coos7", "synthetic", "tiff")
+
+
+class Batch(NamedTuple):
+    """A run of consecutive images: rows ``start:start + len(labels)`` of a split."""
+
+    start: int
+    images: np.ndarray
+    labels: np.ndarray
+
+
+@dataclass
+class CoosSplit:
+    """One split of COOS-7 (or of its synthetic stand-in).
+
+    ``images`` is an (N, 2, 64, 64) uint16 array-like that reads from disk on indexing;
+    ``labels`` are int64 in 0..6; ``meta`` has one row per image with every per-image dataset
+    the file holds beyond data and labels (plate, well, ... when present).
+    """
+
+    name: str
+    images: LazyImages
+    labels: np.ndarray
+    meta: pd.DataFrame
+    source: str
+    path: Path
+    class_names: tuple[str, ...]
+    attrs: dict[str, Any] = field(default_factory=dict)
+    masks: LazyImages | None = None
+    other_datasets: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def is_synthetic(self) -> bool:
+        """True when the images come from the simulator (also after a TIFF round trip)."""
+        return self.source == "synthetic" or self.attrs.get("coos_source") == "synthetic"
+
+    @property
+    def data_label(self) -> str:
+        """A short description of where the data came from, for tables and figures."""
+        if self.is_synthetic:
+            scale = self.attrs.get("scale", "?")
+            seed = self.attrs.get("seed", "?")
+            return f"SYNTHETIC COOS-7 stand-in (scale={scale}, seed={seed})"
+        if self.source == "tiff":
+            return f"COOS-7 TIFF folders ({self.path})"
+        return f"real COOS-7 ({self.path.name})"
+
+    def iter_batches(self, batch_size: int = 1024, progress: bool = False) -> Iterator[Batch]:
+        """Yield consecutive batches; only one batch of images is in memory at a time."""
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        starts = range(0, len(self), batch_size)
+        for start in tqdm(starts, desc=f"reading {self.name}", disable=not progress):
+            stop = min(start + batch_size, len(self))
+            yield Batch(start, self.images[start:stop], self.labels[start:stop])
+
+    def load_images(self) -> np.ndarray:
+        """Read every image into memory (only call this when the split fits)."""
+        return np.asarray(self.images)
+
+    def fingerprint(self, n_samples: int = 64) -> str:
+        """A content hash that changes when the data change, cheap at any size.
+
+        It covers the split name, the image shape, every label, the per-image metadata,
+        the file attributes and the bytes of ``n_samples`` images spread evenly over the split.
+        """
+        h = hashlib.blake2b(digest_size=16)
+        h.update(json.dumps([self.name, list(self.images.shape)]).encode())
+        h.update(np.ascontiguousarray(self.labels).tobytes())
+        h.update(pd.util.hash_pandas_object(self.meta, index=True).values.tobytes())
+        h.update(json.dumps(self.attrs, sort_keys=True, default=str).encode())
+        if len(self):
+            rows = np.unique(np.linspace(0, len(self) - 1, n_samples).astype(np.int64))
+            h.update(np.ascontiguousarray(self.images[rows]).tobytes())
+        return h.hexdigest()
+
+    def describe(self) -> str:
+        """A few lines on what was read: source, size, classes and every dataset found."""
+        counts = np.bincount(self.labels, minlength=len(self.class_names))
+        lines = [
+            f"split {self.name!r}: {len(self)} images {tuple(self.images.shape[1:])} "
+            f"{self.images.dtype} from {self.path} [{self.data_label}]",
+            "per class: "
+            + ", ".join(f"{n}={c}" for n, c in zip(self.class_names, counts, strict=True)),
+            "per-image metadata: " + (", ".join(self.meta.columns) or "none"),
+        ]
+        if self.masks is not None:
+            lines.append("masks: present")
+        if self.other_datasets:
+            lines.append(
+                "other datasets: "
+                + ", ".join(f"{k} {v}" for k, v in sorted(self.other_datasets.items()))
+            )
+        return "\n".join(lines)

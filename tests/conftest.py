@@ -1,0 +1,23 @@
+"""Shared fixtures: small COOS-format files built in a temp dir."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.helpers import write_coos_hdf5
+
+
+@pytest.fixture
+def coos_file(tmp_path: Path) -> Callable[..., tuple[Path, np.ndarray, np.ndarray]]:
+    """Factory: ``coos_file(name="COOS7_v1.1_test1.hdf5", n=50)`` -> (folder, images, labels)."""
+
+    def make(name: str = "COOS7_v1.1_test1.hdf5", **kwargs) -> tuple[Path, np.ndarray, np.ndarray]:
+        folder = tmp_path / "coos"
+        images, labels = write_coos_hdf5(folder / name, **kwargs)
+        return folder, images, labels
+
+    return make
