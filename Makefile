@@ -24,6 +24,9 @@ book: $(STAMP)
 	$(BIN)/coos book --profile default
 
 check-book: $(STAMP)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		(apt-get update -q && apt-get install -y -q chromium chromium-driver)
+	$(BIN)/python -m pip install -q -e ".[check]"
 	$(BIN)/python -m coos_utils.browser_check _build/html
 
 lint: $(STAMP)

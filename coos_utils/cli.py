@@ -57,6 +57,72 @@ def _book(args: argparse.Namespace) -> int:
     return 0
 
 
+def _features(args: argparse.Namespace) -> int:
+    from coos_utils.profiles import resolve_data_dir
+    from coos_utils.table3 import features_for, load_splits
+
+    splits = load_splits(resolve_data_dir(args.data_dir, args.profile, args.seed))
+    for rep in args.representations:
+        entries = features_for(
+            splits, rep, args.cache_dir, args.n_jobs, args.dask_scheduler, not args.quiet
+        )
+        for name, entry in entries.items():
+            rows, columns = entry.values.shape
+            how = "cached" if entry.hit else "computed"
+            print(f"{rep} {name}: {rows} x {columns} ({how}) {entry.path}")
+    return 0
+
+
+def _table3(args: argparse.Namespace) -> int:
+    from coos_utils.report import short_provenance
+    from coos_utils.table3 import run_table3
+
+    result = run_table3(
+        args.data_dir,
+        args.profile,
+        args.seed,
+        args.results_dir,
+        args.cache_dir,
+        args.representations,
+        n_jobs=args.n_jobs,
+        scheduler=args.dask_scheduler,
+        progress=not args.quiet,
+    )
+    print(f"Table 3, balanced error % ({short_provenance(result.train, result.profile)})")
+    columns = ["features", "model", *result.labels]
+    print(result.table[columns].round(1).to_string(index=False))
+    print(f"wrote {len(result.written)} files under {result.written[0].parent}")
+    return 0
+
+
+def _representation(name: str) -> str:
+    from coos_utils.features import REPRESENTATIONS
+
+    if name not in REPRESENTATIONS:
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(REPRESENTATIONS)}")
+    return name
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by the commands that compute features and tables."""
+    p.add_argument("--profile", choices=("smoke", "default", "paper"), default="default")
+    p.add_argument("--data-dir", type=Path, default=None, help="real COOS-7 (default: synthetic)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cache-dir", type=Path, default=None, help="default: ./.cache/features")
+    p.add_argument("--n-jobs", type=int, default=-1, help="local worker processes (-1: all cores)")
+    p.add_argument(
+        "--dask-scheduler", default=None, help="run on this dask.distributed scheduler address"
+    )
+    p.add_argument(
+        "--representations",
+        nargs="+",
+        default=["texture"],
+        metavar="NAME",
+        type=_representation,
+        help="representations to use (default: texture)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="coos", description=__doc__)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -89,6 +155,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-html", action="store_true", help="run the chapters only")
     p.set_defaults(handler=_book)
+
+    p = sub.add_parser(
+        "features", help="compute (or read from the cache) the features of every split"
+    )
+    _add_run_options(p)
+    p.set_defaults(handler=_features)
+
+    p = sub.add_parser("table3", help="the paper's Table 3: classifiers on every representation")
+    _add_run_options(p)
+    p.add_argument("--results-dir", type=Path, default=Path("results"))
+    p.set_defaults(handler=_table3)
     return parser
 
 

@@ -21,3 +21,11 @@ def coos_file(tmp_path: Path) -> Callable[..., tuple[Path, np.ndarray, np.ndarra
         return folder, images, labels
 
     return make
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny synthetic COOS-7 (five splits), generated once per test session."""
+    from coos_utils.synthetic import ensure_synthetic
+
+    return ensure_synthetic(tmp_path_factory.mktemp("synthetic"), "tiny", 0)

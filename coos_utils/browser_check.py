@@ -1,0 +1,154 @@
+"""Open the rendered book in headless Chromium: every page loads, no image is broken, no
+JavaScript error is logged. Screenshots go to ``_build/screenshots/``.
+
+    python -m coos_utils.browser_check [_build/html]
+
+Needs Debian's ``chromium`` and ``chromium-driver`` and the ``selenium`` package
+(``make check-book`` installs them). Serves the html on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import yaml
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+BROKEN_IMAGES_JS = (
+    "return Array.from(document.images)"
+    ".filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src);"
+)
+
+
+@dataclass
+class PageResult:
+    """What one page showed."""
+
+    page: str
+    problems: list[str] = field(default_factory=list)
+    screenshot: Path | None = None
+
+
+def toc_pages(toc: Path) -> list[str]:
+    """The html page of every file the table of contents names, the index first."""
+    data = yaml.safe_load(toc.read_text(encoding="utf-8"))
+    files: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            for key in ("root", "file"):
+                if isinstance(node.get(key), str):
+                    files.append(node[key])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(data)
+    return ["index.html", *dict.fromkeys(f"{f}.html" for f in files)]
+
+
+@contextmanager
+def serve(folder: Path) -> Iterator[str]:
+    """Serve ``folder`` on 127.0.0.1 (a free port) for the duration of the block."""
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *args: None  # type: ignore[method-assign]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _driver():  # noqa: ANN202 - selenium is an optional dependency
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,1600",
+    ):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+
+
+def check_book(html: Path, toc: Path, screenshots: Path) -> list[PageResult]:
+    """Load every page of the book; return what was wrong with each."""
+    screenshots.mkdir(parents=True, exist_ok=True)
+    results = []
+    with serve(html) as base:
+        driver = _driver()
+        try:
+            for page in toc_pages(toc):
+                result = PageResult(page)
+                try:
+                    urllib.request.urlopen(base + page, timeout=10).close()
+                except urllib.error.URLError as exc:
+                    result.problems.append(f"cannot load: {exc}")
+                    results.append(result)
+                    continue
+                driver.get(base + page)
+                for entry in driver.get_log("browser"):
+                    if entry.get("level") == "SEVERE":
+                        result.problems.append(f"console: {entry.get('message')}")
+                result.problems += [
+                    f"broken image: {src}" for src in driver.execute_script(BROKEN_IMAGES_JS)
+                ]
+                result.screenshot = screenshots / (
+                    page.replace("/", "__").removesuffix(".html") + ".png"
+                )
+                driver.save_screenshot(str(result.screenshot))
+                results.append(result)
+        finally:
+            driver.quit()
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Check the book and print one line per page; exit 1 if any page has a problem."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("html", type=Path, nargs="?", default=Path("_build/html"))
+    parser.add_argument("--toc", type=Path, default=Path("_toc.yml"))
+    parser.add_argument("--screenshots", type=Path, default=Path("_build/screenshots"))
+    args = parser.parse_args(argv)
+    if not (args.html / "index.html").exists():
+        print(f"{args.html}: no index.html; run `make book` first", file=sys.stderr)
+        return 1
+    results = check_book(args.html, args.toc, args.screenshots)
+    for result in results:
+        status = "ok" if not result.problems else "FAIL"
+        print(f"{status:4} {result.page}  {result.screenshot or ''}")
+        for problem in result.problems:
+            print(f"       {problem}")
+    failed = sum(bool(r.problems) for r in results)
+    print(f"{len(results)} pages checked, {failed} with problems")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

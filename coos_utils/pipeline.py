@@ -1,0 +1,219 @@
+"""Regenerate the book: run each chapter notebook with papermill, then render with Jupyter Book.
+
+A chapter is rerun only when one of its inputs changed: its jupytext source, the package
+version, its parameters or the data fingerprint. A failing chapter stops the build with the
+notebook, cell and error in the message; its executed copy is kept as ``<name>.failed.ipynb``
+and the previous executed notebooks and html stay untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jupytext
+import nbformat
+import papermill
+import yaml
+
+import coos_utils
+from coos_utils.atomic import atomic_path, atomic_write_text
+from coos_utils.data import load_split
+from coos_utils.profiles import get_profile, resolve_data_dir
+from coos_utils.reference import SPLIT_NAMES
+
+GENERATED = Path("book") / "_generated"
+
+
+class BookBuildError(RuntimeError):
+    """A chapter or the html build failed; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class BookLayout:
+    """Where the book's sources and outputs live, relative to the project root."""
+
+    root: Path
+
+    @property
+    def generated(self) -> Path:
+        return self.root / GENERATED
+
+    @property
+    def results(self) -> Path:
+        return self.root / "results"
+
+    @property
+    def html(self) -> Path:
+        return self.root / "_build" / "html"
+
+    @property
+    def synthetic_data(self) -> Path:
+        return self.root / "data" / "synthetic"
+
+
+@dataclass
+class BuildReport:
+    """What a build did, chapter by chapter."""
+
+    ran: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    html: Path | None = None
+
+
+def chapter_sources(root: Path) -> list[Path]:
+    """The jupytext notebooks the table of contents names, in its order."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    entries: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("file"), str):
+                entries.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(toc)
+    prefix = GENERATED.as_posix() + "/"
+    names = [e[len(prefix) :] for e in entries if e.startswith(prefix)]
+    sources = [root / "notebooks" / f"{Path(name).stem}.md" for name in names]
+    missing = [str(s) for s in sources if not s.exists()]
+    if missing:
+        raise BookBuildError(f"_toc.yml names chapters without a source: {', '.join(missing)}")
+    return sources
+
+
+def data_fingerprint(data_dir: Path) -> str:
+    """One hash over the fingerprints of the five splits under ``data_dir``."""
+    digest = hashlib.sha256()
+    for split in SPLIT_NAMES:
+        digest.update(f"{split}:{load_split(data_dir, split).fingerprint()}".encode())
+    return digest.hexdigest()
+
+
+def inputs_key(source: Path, parameters: dict, fingerprint: str) -> str:
+    """Hash of everything a chapter's output depends on."""
+    digest = hashlib.sha256(source.read_bytes())
+    digest.update(coos_utils.__version__.encode())
+    digest.update(json.dumps(parameters, sort_keys=True).encode())
+    digest.update(fingerprint.encode())
+    return digest.hexdigest()
+
+
+def _stamp_path(layout: BookLayout, name: str) -> Path:
+    return layout.generated / ".stamps" / f"{name}.json"
+
+
+def is_up_to_date(layout: BookLayout, name: str, key: str) -> bool:
+    """True when the executed notebook exists and was made from the same inputs."""
+    stamp = _stamp_path(layout, name)
+    if not (layout.generated / f"{name}.ipynb").exists() or not stamp.exists():
+        return False
+    try:
+        return json.loads(stamp.read_text(encoding="utf-8")).get("key") == key
+    except json.JSONDecodeError:
+        return False
+
+
+def execute_chapter(source: Path, layout: BookLayout, parameters: dict) -> None:
+    """Run one chapter with papermill into ``book/_generated/<name>.ipynb`` (atomically)."""
+    name = source.stem
+    layout.generated.mkdir(parents=True, exist_ok=True)
+    notebook = jupytext.read(source)
+    notebook.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3"})
+    failed = layout.generated / f"{name}.failed.ipynb"
+    with tempfile.TemporaryDirectory() as tmp:
+        unexecuted = Path(tmp) / f"{name}.ipynb"
+        nbformat.write(notebook, unexecuted)
+        with atomic_path(layout.generated / f"{name}.ipynb") as output:
+            try:
+                papermill.execute_notebook(
+                    str(unexecuted),
+                    str(output),
+                    parameters=parameters,
+                    kernel_name="python3",
+                    cwd=str(layout.root),
+                    progress_bar=False,
+                )
+            except papermill.PapermillExecutionError as exc:
+                shutil.copyfile(output, failed)
+                raise BookBuildError(
+                    f"chapter {source} failed in cell {exc.exec_count} "
+                    f"({exc.ename}: {exc.evalue}); executed copy kept in {failed}"
+                ) from exc
+    failed.unlink(missing_ok=True)
+
+
+def build_html(layout: BookLayout) -> Path:
+    """Render the book with Jupyter Book into ``_build/html``, replacing it only on success."""
+    with tempfile.TemporaryDirectory(dir=layout.root) as tmp:
+        command = [sys.executable, "-m", "jupyter_book", "build", str(layout.root)]
+        command += ["--path-output", tmp]
+        result = subprocess.run(command, capture_output=True, text=True)
+        built = Path(tmp) / "_build" / "html"
+        if result.returncode != 0 or not (built / "index.html").exists():
+            raise BookBuildError(
+                "jupyter-book build failed; the previous book is left in place:\n"
+                + (result.stdout + result.stderr)[-4000:]
+            )
+        with atomic_path(layout.html, is_dir=True) as target:
+            target.rmdir()
+            shutil.move(str(built), target)
+    return layout.html / "index.html"
+
+
+def build_book(
+    profile: str = "default",
+    data_dir: str | Path | None = None,
+    seed: int = 0,
+    root: str | Path = ".",
+    html: bool = True,
+    log: Callable[[str], None] = print,
+) -> BuildReport:
+    """Run every chapter that needs it under ``profile``, then render the html book."""
+    layout = BookLayout(Path(root).resolve())
+    get_profile(profile)
+    start = time.perf_counter()
+    data = resolve_data_dir(data_dir, profile, seed, root=layout.synthetic_data).resolve()
+    fingerprint = data_fingerprint(data)
+    parameters = {
+        "data_dir": str(data),
+        "profile": profile,
+        "seed": seed,
+        "results_dir": str(layout.results),
+    }
+    log(f"profile {profile}, data {data}")
+    report = BuildReport()
+    for source in chapter_sources(layout.root):
+        name = source.stem
+        key = inputs_key(source, parameters, fingerprint)
+        if is_up_to_date(layout, name, key):
+            report.skipped.append(name)
+            log(f"  {name}: up to date, not rerun")
+            continue
+        log(f"  {name}: running ...")
+        t0 = time.perf_counter()
+        execute_chapter(source, layout, parameters)
+        report.seconds[name] = time.perf_counter() - t0
+        atomic_write_text(_stamp_path(layout, name), json.dumps({"key": key, **parameters}))
+        report.ran.append(name)
+        log(f"  {name}: done in {report.seconds[name]:.0f} s")
+    if html:
+        t0 = time.perf_counter()
+        log("rendering html with jupyter-book ...")
+        report.html = build_html(layout)
+        log(f"html built in {time.perf_counter() - t0:.0f} s: {report.html}")
+    log(f"book finished in {time.perf_counter() - start:.0f} s")
+    return report
