@@ -37,7 +37,21 @@ class PageResult:
 
     page: str
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     screenshot: Path | None = None
+
+    def add_log_entry(self, entry: dict) -> None:
+        """Uncaught errors and failed loads are problems; console.error calls are notes.
+
+        The browser's own request for /favicon.ico is not part of the book and is ignored.
+        """
+        if entry.get("level") != "SEVERE":
+            return
+        message = str(entry.get("message"))
+        if entry.get("source") == "console-api":
+            self.notes.append(f"console.error: {message}")
+        elif "favicon.ico" not in message:
+            self.problems.append(f"{entry.get('source')}: {message}")
 
 
 def toc_pages(toc: Path) -> list[str]:
@@ -60,11 +74,15 @@ def toc_pages(toc: Path) -> list[str]:
     return ["index.html", *dict.fromkeys(f"{f}.html" for f in files)]
 
 
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+        """Keep the request log out of the report."""
+
+
 @contextmanager
 def serve(folder: Path) -> Iterator[str]:
     """Serve ``folder`` on 127.0.0.1 (a free port) for the duration of the block."""
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(folder))
-    handler.log_message = lambda *args: None  # type: ignore[method-assign]
+    handler = functools.partial(_QuietHandler, directory=str(folder))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -114,8 +132,7 @@ def check_book(html: Path, toc: Path, screenshots: Path) -> list[PageResult]:
                     continue
                 driver.get(base + page)
                 for entry in driver.get_log("browser"):
-                    if entry.get("level") == "SEVERE":
-                        result.problems.append(f"console: {entry.get('message')}")
+                    result.add_log_entry(entry)
                 result.problems += [
                     f"broken image: {src}" for src in driver.execute_script(BROKEN_IMAGES_JS)
                 ]
@@ -145,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{status:4} {result.page}  {result.screenshot or ''}")
         for problem in result.problems:
             print(f"       {problem}")
+        for note in result.notes:
+            print(f"       (note) {note}")
     failed = sum(bool(r.problems) for r in results)
     print(f"{len(results)} pages checked, {failed} with problems")
     return 1 if failed else 0

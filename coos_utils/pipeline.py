@@ -135,32 +135,33 @@ def execute_chapter(source: Path, layout: BookLayout, parameters: dict) -> None:
     notebook.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3"})
     failed = layout.generated / f"{name}.failed.ipynb"
     with tempfile.TemporaryDirectory() as tmp:
-        unexecuted = Path(tmp) / f"{name}.ipynb"
+        unexecuted, executed = Path(tmp) / f"{name}.ipynb", Path(tmp) / f"{name}.out.ipynb"
         nbformat.write(notebook, unexecuted)
+        try:
+            papermill.execute_notebook(
+                str(unexecuted),
+                str(executed),
+                parameters=parameters,
+                kernel_name="python3",
+                cwd=str(layout.root),
+                progress_bar=False,
+            )
+        except papermill.PapermillExecutionError as exc:
+            shutil.copyfile(executed, failed)
+            raise BookBuildError(
+                f"chapter {source} failed in cell {exc.exec_count} "
+                f"({exc.ename}: {exc.evalue}); executed copy kept in {failed}"
+            ) from exc
         with atomic_path(layout.generated / f"{name}.ipynb") as output:
-            try:
-                papermill.execute_notebook(
-                    str(unexecuted),
-                    str(output),
-                    parameters=parameters,
-                    kernel_name="python3",
-                    cwd=str(layout.root),
-                    progress_bar=False,
-                )
-            except papermill.PapermillExecutionError as exc:
-                shutil.copyfile(output, failed)
-                raise BookBuildError(
-                    f"chapter {source} failed in cell {exc.exec_count} "
-                    f"({exc.ename}: {exc.evalue}); executed copy kept in {failed}"
-                ) from exc
+            shutil.copyfile(executed, output)
     failed.unlink(missing_ok=True)
 
 
 def build_html(layout: BookLayout) -> Path:
     """Render the book with Jupyter Book into ``_build/html``, replacing it only on success."""
     with tempfile.TemporaryDirectory(dir=layout.root) as tmp:
-        command = [sys.executable, "-m", "jupyter_book", "build", str(layout.root)]
-        command += ["--path-output", tmp]
+        runner = "import sys; from jupyter_book.cli.main import main; sys.exit(main())"
+        command = [sys.executable, "-c", runner, "build", str(layout.root), "--path-output", tmp]
         result = subprocess.run(command, capture_output=True, text=True)
         built = Path(tmp) / "_build" / "html"
         if result.returncode != 0 or not (built / "index.html").exists():

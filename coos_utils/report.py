@@ -8,7 +8,7 @@ from coos_utils.profiles import get_profile
 
 def provenance(split: CoosSplit, profile: str) -> str:
     """One Markdown sentence: which data (real or SYNTHETIC) and which profile."""
-    kind = "synthetic stand-in, not the paper's data" if split.is_synthetic else "real data"
+    kind = "simulated, so its numbers are not the paper's" if split.is_synthetic else "real data"
     return (
         f"**Data:** {split.data_label} ({kind}). "
         f"**Profile:** `{profile}`: {get_profile(profile).description}."

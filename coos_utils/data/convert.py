@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import tifffile
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from coos_utils.atomic import atomic_path
 from coos_utils.data.errors import CoosDataError
