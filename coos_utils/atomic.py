@@ -10,6 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(dest: str | Path, *, is_dir: bool = False) -> Iterator[Path]:
     """Yield a temporary sibling of ``dest``; rename it onto ``dest`` only on success.
@@ -26,6 +32,8 @@ def atomic_path(dest: str | Path, *, is_dir: bool = False) -> Iterator[Path]:
         fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent)
         os.close(fd)
         tmp = Path(name)
+    # mkstemp/mkdtemp create private (0600/0700) entries; give the result ordinary permissions.
+    tmp.chmod((0o777 if is_dir else 0o666) & ~_current_umask())
     try:
         yield tmp
         if is_dir:
