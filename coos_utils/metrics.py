@@ -1,0 +1,79 @@
+"""The paper's metric and its companions: balanced error, confusion, sensitivity, bootstrap CI.
+
+Labels are the integer class ids 0..n_classes-1. The balanced error averages the per-class
+error rates over the classes present in ``y_true``, like scikit-learn's
+``balanced_accuracy_score`` (whose complement it is, in percent).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from coos_utils.reference import N_CLASSES
+
+
+def _check(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    y_true = np.asarray(y_true).astype(np.int64, copy=False)
+    y_pred = np.asarray(y_pred).astype(np.int64, copy=False)
+    if y_true.shape != y_pred.shape or y_true.ndim != 1:
+        raise ValueError(f"labels {y_true.shape} and predictions {y_pred.shape} differ in shape")
+    if len(y_true) == 0:
+        raise ValueError("no labels to score")
+    return y_true, y_pred
+
+
+def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = N_CLASSES) -> np.ndarray:
+    """(n_classes, n_classes) counts; row = true class, column = predicted class."""
+    y_true, y_pred = _check(y_true, y_pred)
+    for name, y in (("labels", y_true), ("predictions", y_pred)):
+        if y.min() < 0 or y.max() >= n_classes:
+            raise ValueError(f"{name} outside 0..{n_classes - 1}")
+    flat = np.bincount(y_true * n_classes + y_pred, minlength=n_classes * n_classes)
+    return flat.reshape(n_classes, n_classes)
+
+
+def sensitivity(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = N_CLASSES) -> np.ndarray:
+    """Per-class recall (fraction of each true class predicted correctly); NaN if absent."""
+    counts = confusion(y_true, y_pred, n_classes)
+    totals = counts.sum(axis=1)
+    return np.divide(np.diag(counts), totals, out=np.full(n_classes, np.nan), where=totals > 0)
+
+
+def balanced_error(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """100 x (1 - mean recall over the classes present in ``y_true``), in percent."""
+    y_true, y_pred = _check(y_true, y_pred)
+    n_classes = int(max(y_true.max(), y_pred.max())) + 1
+    return float(100.0 * (1.0 - np.nanmean(sensitivity(y_true, y_pred, n_classes))))
+
+
+def bootstrap_ci(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+    chunk: int = 100,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of :func:`balanced_error`, resampling images within class.
+
+    Each replicate draws, for every class, as many images of that class as there are, with
+    replacement, so class sizes (and hence the weighting of the balanced error) stay fixed.
+    Replicates are drawn ``chunk`` at a time to bound memory.
+    """
+    y_true, y_pred = _check(y_true, y_pred)
+    if n_boot < 1:
+        raise ValueError("n_boot must be at least 1")
+    rng = np.random.default_rng(seed)
+    correct = y_true == y_pred
+    errors = np.zeros(n_boot)
+    classes = np.unique(y_true)
+    for label in classes:
+        hits = correct[y_true == label]
+        for start in range(0, n_boot, chunk):
+            stop = min(start + chunk, n_boot)
+            draws = rng.integers(0, len(hits), size=(stop - start, len(hits)))
+            errors[start:stop] += 1.0 - hits[draws].mean(axis=1)
+    errors *= 100.0 / len(classes)
+    alpha = (1.0 - level) / 2.0
+    low, high = np.quantile(errors, [alpha, 1.0 - alpha])
+    return float(low), float(high)
