@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import yaml
+from coos_utils.book_toc import toc_entries
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -56,22 +56,7 @@ class PageResult:
 
 def toc_pages(toc: Path) -> list[str]:
     """The html page of every file the table of contents names, the index first."""
-    data = yaml.safe_load(toc.read_text(encoding="utf-8"))
-    files: list[str] = []
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            for key in ("root", "file"):
-                if isinstance(node.get(key), str):
-                    files.append(node[key])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(data)
-    return ["index.html", *dict.fromkeys(f"{f}.html" for f in files)]
+    return ["index.html", *(f"{entry}.html" for entry in toc_entries(toc))]
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):

@@ -22,10 +22,10 @@ from pathlib import Path
 import jupytext
 import nbformat
 import papermill
-import yaml
 
 import coos_utils
 from coos_utils.atomic import atomic_path, atomic_write_text
+from coos_utils.book_toc import toc_entries
 from coos_utils.data import load_split
 from coos_utils.profiles import get_profile, resolve_data_dir
 from coos_utils.reference import SPLIT_NAMES
@@ -72,20 +72,7 @@ class BuildReport:
 
 def chapter_sources(root: Path) -> list[Path]:
     """The jupytext notebooks the table of contents names, in its order."""
-    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
-    entries: list[str] = []
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            if isinstance(node.get("file"), str):
-                entries.append(node["file"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(toc)
+    entries = toc_entries(root / "_toc.yml")
     prefix = GENERATED.as_posix() + "/"
     names = [e[len(prefix) :] for e in entries if e.startswith(prefix)]
     sources = [root / "notebooks" / f"{Path(name).stem}.md" for name in names]
