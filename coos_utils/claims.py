@@ -36,7 +36,8 @@ def _label(row: pd.Series) -> str:
     return f"{row['features']} + {row['model']}"
 
 
-def _verdict(holds: bool | None) -> str:
+def verdict(holds: bool | None) -> str:
+    """The verdict on a claim in words: holds, does not hold, or cannot be checked."""
     return {True: "holds", False: "does not hold", None: "cannot be checked"}[holds]
 
 
@@ -55,7 +56,7 @@ def check_claim1(table: pd.DataFrame) -> ClaimCheck:
     holds = bool(drops.all() and ratio >= SHARP_DROP_RATIO)
     times = f"{ratio:.1f} times as high" if np.isfinite(ratio) else "up from zero"
     sentence = (
-        f"Claim 1 {_verdict(holds)} on this table: averaged over its {len(table)} classifiers "
+        f"Claim 1 {verdict(holds)} on this table: averaged over its {len(table)} classifiers "
         f"the balanced error is {mean_in:.1f}% on test1/test2 and {mean_out:.1f}% on "
         f"test3/test4 ({times}); {int(drops.sum())} of {len(table)} classifiers do worse on "
         "both shifted sets than on both in-distribution sets"
@@ -89,7 +90,7 @@ def check_claim3_deeploc(table: pd.DataFrame) -> ClaimCheck:
     gap = float(diff.abs().mean())
     holds = gap <= SAME_ERROR_POINTS
     sentence = (
-        f"Claim 3a {_verdict(holds)} on this table: kNN on DeepLoc FC2 and DeepLoc end to end "
+        f"Claim 3a {verdict(holds)} on this table: kNN on DeepLoc FC2 and DeepLoc end to end "
         f"differ by {gap:.2f} points on average over the test sets "
         f"(kNN {'lower' if diff.mean() < 0 else 'higher'} by {abs(float(diff.mean())):.2f} on "
         "average)."
@@ -126,7 +127,7 @@ def check_claim3_texture(table: pd.DataFrame) -> ClaimCheck:
     holds = bool(texture > 0 and (others.empty or texture > others.max()))
     direction = "lowers" if texture > 0 else "does not lower"
     sentence = (
-        f"Claim 3b {_verdict(holds)} on this table: L1 LR {direction} the texture error "
+        f"Claim 3b {verdict(holds)} on this table: L1 LR {direction} the texture error "
         f"relative to kNN ({texture:+.1f} points on average over the test sets)"
     )
     if others.empty:
@@ -159,7 +160,7 @@ def check_claim3_spread(table: pd.DataFrame) -> ClaimCheck:
     across_model = long.groupby(["features", "split"])["error"].agg(np.ptp).mean()
     holds = bool(across_rep > across_model)
     sentence = (
-        f"Claim 3c {_verdict(holds)} on this table: changing the representation moves the error "
+        f"Claim 3c {verdict(holds)} on this table: changing the representation moves the error "
         f"by {across_rep:.1f} points on average (range over {common['features'].nunique()} "
         f"representations), changing the classifier by {across_model:.1f} points."
     )

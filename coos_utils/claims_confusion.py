@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from coos_utils.claims import ClaimCheck, _verdict
+from coos_utils.claims import ClaimCheck, verdict
 from coos_utils.confusion import main_error, row_normalised, top_confusions
 
 Matrices = Mapping[tuple[str, str, str], pd.DataFrame]
@@ -59,7 +59,7 @@ def check_claim4_uneven(matrices: Matrices, best: pd.DataFrame) -> ClaimCheck:
                 f"vs {sens.idxmax()} {sens.max():.2f}"
             )
     holds = min(spreads) >= UNEVEN_SPREAD
-    sentence = f"Claim 4a {_verdict(holds)} here: " + "; ".join(parts) + "."
+    sentence = f"Claim 4a {verdict(holds)} here: " + "; ".join(parts) + "."
     return ClaimCheck("4a", statement, holds, sentence)
 
 
@@ -83,7 +83,7 @@ def check_claim4_common_errors(matrices: Matrices, best: pd.DataFrame) -> ClaimC
             top["true class"], top["predicted class"], top["share of true class"], strict=True
         )
     )
-    sentence = f"Claim 4b {_verdict(holds)} here: the three commonest errors are {listed}."
+    sentence = f"Claim 4b {verdict(holds)} here: the three commonest errors are {listed}."
     return ClaimCheck("4b", statement, holds, sentence)
 
 
@@ -100,7 +100,7 @@ def check_claim4_well_classified(matrices: Matrices, best: pd.DataFrame) -> Clai
     worst = min(lows)
     holds = worst[0] >= WELL
     sentence = (
-        f"Claim 4c {_verdict(holds)} here: the lowest of these sensitivities is {worst[0]:.2f} "
+        f"Claim 4c {verdict(holds)} here: the lowest of these sensitivities is {worst[0]:.2f} "
         f"({worst[1]}, {worst[2]} + {worst[3]} on {worst[4]})."
     )
     return ClaimCheck("4c", statement, holds, sentence)
@@ -120,7 +120,7 @@ def check_claim4_deeploc(matrices: Matrices) -> ClaimCheck:
     others = sens4.drop(ENDOSOME)
     holds = bool(others.min() > 0.97 and sens4[ENDOSOME] < others.min())
     sentence = (
-        f"Claim 4d {_verdict(holds)} here: on test4 early endosome {sens4[ENDOSOME]:.3f} "
+        f"Claim 4d {verdict(holds)} here: on test4 early endosome {sens4[ENDOSOME]:.3f} "
         f"(test1 {sens1[ENDOSOME]:.3f}); the lowest other class is {others.idxmin()} "
         f"{others.min():.3f}."
     )
@@ -144,7 +144,7 @@ def check_claim5_endosome(matrices: Matrices, best: pd.DataFrame) -> ClaimCheck:
         )
     holds = agree > len(parts) / 2
     sentence = (
-        f"Claim 5a {_verdict(holds)} here ({agree} of {len(parts)} classifiers follow the "
+        f"Claim 5a {verdict(holds)} here ({agree} of {len(parts)} classifiers follow the "
         "pattern); commonest wrong label for early endosome: " + "; ".join(parts) + "."
     )
     return ClaimCheck("5a", statement, holds, sentence)
@@ -175,7 +175,7 @@ def check_claim5_golgi(matrices: Matrices) -> ClaimCheck:
     holds = None
     if vgg and pci:
         holds = bool(all(a < 0.9 and b < 0.9 for a, b in vgg) and all(a < b - 0.1 for a, b in pci))
-    sentence = f"Claim 5b {_verdict(holds)} here: Golgi sensitivity {listed}."
+    sentence = f"Claim 5b {verdict(holds)} here: Golgi sensitivity {listed}."
     return ClaimCheck("5b", statement, holds, sentence)
 
 
