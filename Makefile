@@ -27,7 +27,7 @@ check-book: $(STAMP)
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 		(apt-get update -q && apt-get install -y -q chromium chromium-driver)
 	$(BIN)/python -m pip install -q -e ".[check]"
-	$(BIN)/python -m coos_utils.browser_check _build/html
+	$(BIN)/python -m coos_utils.book.browser_check _build/html
 
 lint: $(STAMP)
 	$(BIN)/ruff check coos_utils tests bench

@@ -25,9 +25,9 @@ import numpy as np
 import psutil
 from sklearn.model_selection import GridSearchCV, ParameterSampler
 
-from coos_utils.classifiers import make_model
+from coos_utils.benchmark.classifiers import make_model
 from coos_utils.data import load_split
-from coos_utils.features import compute_features
+from coos_utils.features import TextureRepresentation, features_for
 
 
 def main() -> None:
@@ -46,7 +46,9 @@ def main() -> None:
 
         args.data_dir = ensure_synthetic(args.work_dir, "paper", args.seed)
     train = load_split(args.data_dir, "train")
-    entry = compute_features(train, "texture", args.cache_dir, n_jobs=args.n_jobs)
+    rep = TextureRepresentation(n_jobs=args.n_jobs)
+    found = features_for(rep, {"train": train}, cache_dir=args.cache_dir)
+    entry = found.entries["texture"]["train"]
     x, y = entry.values, train.labels
     how = "cached" if entry.hit else "computed"
     print(f"data: {train.data_label}; train features {x.shape} ({how})")

@@ -47,7 +47,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _book(args: argparse.Namespace) -> int:
-    from coos_utils.pipeline import BookBuildError, build_book
+    from coos_utils.book.pipeline import BookBuildError, build_book
 
     try:
         build_book(args.profile, data_dir=args.data_dir, seed=args.seed, html=not args.no_html)
@@ -58,40 +58,68 @@ def _book(args: argparse.Namespace) -> int:
 
 
 def _features(args: argparse.Namespace) -> int:
-    from coos_utils.profiles import resolve_data_dir
-    from coos_utils.table3 import features_for, load_splits
+    from coos_utils.benchmark.table3 import load_splits
+    from coos_utils.features import features_for, make_representation
+    from coos_utils.profiles import get_profile, resolve_data_dir
 
+    profile = get_profile(args.profile)
     splits = load_splits(resolve_data_dir(args.data_dir, args.profile, args.seed))
-    for rep in args.representations:
-        entries = features_for(
-            splits, rep, args.cache_dir, args.n_jobs, args.dask_scheduler, not args.quiet
+    for name in args.representations:
+        rep = make_representation(
+            name,
+            profile.representation_params.get(name),
+            n_jobs=args.n_jobs,
+            progress=not args.quiet,
         )
-        for name, entry in entries.items():
-            rows, columns = entry.values.shape
-            how = "cached" if entry.hit else "computed"
-            print(f"{rep} {name}: {rows} x {columns} ({how}) {entry.path}")
+        found = features_for(rep, splits, cache_dir=args.cache_dir)
+        for output, entries in found.entries.items():
+            for split, entry in entries.items():
+                rows, columns = entry.values.shape
+                how = "cached" if entry.hit else "computed"
+                print(f"{name}/{output} {split}: {rows} x {columns} ({how}) {entry.path}")
     return 0
 
 
 def _table3(args: argparse.Namespace) -> int:
-    from coos_utils.report import short_provenance
-    from coos_utils.table3 import run_table3
+    from coos_utils.benchmark.table3 import run_table3
+    from coos_utils.book.context import setup_chapter
+    from coos_utils.features import make_representation
+    from coos_utils.results.store import write_table3
 
-    result = run_table3(
+    run = setup_chapter(
+        "03_classifiers",
         args.data_dir,
         args.profile,
         args.seed,
         args.results_dir,
-        args.cache_dir,
-        args.representations,
+        representations=args.representations,
+    )
+    reps = [
+        make_representation(
+            name,
+            run.profile.representation_params.get(name),
+            n_jobs=args.n_jobs,
+            progress=not args.quiet,
+        )
+        for name in args.representations
+    ]
+    result = run_table3(
+        run.splits,
+        reps,
+        run.profile,
+        seed=args.seed,
+        cache_dir=args.cache_dir,
         n_jobs=args.n_jobs,
         scheduler=args.dask_scheduler,
         progress=not args.quiet,
     )
-    print(f"Table 3, balanced error % ({short_provenance(result.train, result.profile)})")
-    columns = ["features", "model", *result.labels]
+    written = write_table3(
+        run.folder, result.table, result.predictions, result.labels, result.class_names
+    )
+    print(f"Table 3, balanced error % ({run.label})")
+    columns = ["features", "model", "cv_error", *result.labels]
     print(result.table[columns].round(1).to_string(index=False))
-    print(f"wrote {len(result.written)} files under {result.written[0].parent}")
+    print(f"wrote {len(written)} files under {run.folder}")
     return 0
 
 

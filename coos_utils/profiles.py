@@ -6,9 +6,12 @@ the book, the tests and the command line agree on what each profile means.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from coos_utils.registry import lookup
 
 
 @dataclass(frozen=True)
@@ -21,12 +24,15 @@ class Profile:
     rf_search_draws: int
     cv_folds: int
     bootstrap_samples: int
-    cnn_iterations: int
-    cnn_batch_size: int
-    checkpoint_every: int
+    representations: tuple[str, ...] = ("texture",)
+    """The representations Table 3 is computed on (names in the feature registry)."""
+    representation_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Per representation, the parameters this profile overrides (sizes, iterations)."""
+    rf_top_outputs: int = 3
+    """A representation with more outputs gets the forest search only on this many of them."""
 
-    def as_dict(self) -> dict[str, Any]:
-        """The profile as plain values, for tables and notebook parameters."""
+    def to_record(self) -> dict[str, Any]:
+        """Plain values for the provenance record."""
         return asdict(self)
 
 
@@ -38,9 +44,6 @@ PROFILES: dict[str, Profile] = {
         rf_search_draws=3,
         cv_folds=2,
         bootstrap_samples=100,
-        cnn_iterations=20,
-        cnn_batch_size=32,
-        checkpoint_every=10,
     ),
     "default": Profile(
         name="default",
@@ -49,9 +52,6 @@ PROFILES: dict[str, Profile] = {
         rf_search_draws=20,
         cv_folds=3,
         bootstrap_samples=500,
-        cnn_iterations=600,
-        cnn_batch_size=64,
-        checkpoint_every=100,
     ),
     "paper": Profile(
         name="paper",
@@ -60,19 +60,13 @@ PROFILES: dict[str, Profile] = {
         rf_search_draws=100,
         cv_folds=5,
         bootstrap_samples=1000,
-        cnn_iterations=10_000,
-        cnn_batch_size=128,
-        checkpoint_every=500,
     ),
 }
 
 
 def get_profile(name: str) -> Profile:
     """The profile called ``name``, or a clear error listing the valid names."""
-    try:
-        return PROFILES[name]
-    except KeyError:
-        raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}") from None
+    return lookup(PROFILES, name, "profile")
 
 
 def default_data_root() -> Path:
@@ -94,10 +88,3 @@ def resolve_data_dir(
 
     base = Path(root) if root is not None else default_data_root() / "synthetic"
     return ensure_synthetic(base, get_profile(profile).synthetic_scale, seed)
-
-
-def results_dir_for(results_dir: str | Path, profile: str) -> Path:
-    """``<results_dir>/<profile>/``, created if needed."""
-    path = Path(results_dir) / get_profile(profile).name
-    path.mkdir(parents=True, exist_ok=True)
-    return path

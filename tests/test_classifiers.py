@@ -7,14 +7,14 @@ import pandas as pd
 import pytest
 from sklearn.model_selection import StratifiedKFold
 
-from coos_utils.classifiers import (
+from coos_utils.analysis.metrics import balanced_error
+from coos_utils.benchmark.classifiers import (
     MODELS,
     RF_PARAM_GRID,
     fit_predict,
     fit_table3,
     make_model,
 )
-from coos_utils.metrics import balanced_error
 from coos_utils.profiles import get_profile
 
 PAPER_GRID = {
@@ -63,8 +63,29 @@ def test_models_are_the_papers() -> None:
     assert knn.named_steps["model"].n_neighbors == 11
     lr = make_model("L1 LR").named_steps["model"].estimator
     assert lr.l1_ratio == 1.0 and lr.solver == "liblinear" and lr.C == 1.0
-    with pytest.raises(ValueError, match="unknown model"):
+    with pytest.raises(ValueError, match="unknown model 'SVM'; choose one of kNN, L1 LR, RF"):
         make_model("SVM")
+
+
+def test_l1_lr_is_sparse(data: tuple[dict[str, np.ndarray], dict[str, np.ndarray]]) -> None:
+    """L1 behaviour, not the attribute: with noise features added, many weights are exactly 0
+    (an L2 fit leaves none at exactly zero)."""
+    features, labels = data
+    noise = np.random.default_rng(0).normal(size=(len(labels["train"]), 30))
+    x = np.hstack([features["train"], noise])
+    fitted = make_model("L1 LR").fit(x, labels["train"])
+    weights = np.vstack([m.coef_ for m in fitted.named_steps["model"].estimators_])
+    assert (weights == 0).mean() > 0.3
+
+
+def test_cv_error_comes_from_train_only(
+    data: tuple[dict[str, np.ndarray], dict[str, np.ndarray]],
+) -> None:
+    features, labels = data
+    _, _, score = fit_predict(features, labels["train"], "kNN", cv_folds=3, n_jobs=1)
+    shuffled = {**features, "test3": features["test3"][::-1], "test1": features["test1"] * 0}
+    _, _, same = fit_predict(shuffled, labels["train"], "kNN", cv_folds=3, n_jobs=1)
+    assert score == same and 0 <= score < 20
 
 
 @pytest.mark.parametrize("model", ["kNN", "L1 LR", "RF"])
@@ -72,7 +93,7 @@ def test_standardisation_uses_train_only(
     model: str, data: tuple[dict[str, np.ndarray], dict[str, np.ndarray]]
 ) -> None:
     features, labels = data
-    fitted, predicted = fit_predict(
+    fitted, predicted, _ = fit_predict(
         features, labels["train"], model, search_draws=2, cv_folds=2, n_jobs=1
     )
     pipeline = getattr(fitted, "best_estimator_", fitted)
@@ -90,7 +111,7 @@ def test_fit_predict_covers_every_split_in_order(
     data: tuple[dict[str, np.ndarray], dict[str, np.ndarray]],
 ) -> None:
     features, labels = data
-    _, predicted = fit_predict(features, labels["train"], "kNN", n_jobs=1)
+    _, predicted, _ = fit_predict(features, labels["train"], "kNN", n_jobs=1)
     assert list(predicted) == ["train", "test1", "test3"]
     assert balanced_error(labels["test1"], predicted["test1"]) < 20
     with pytest.raises(ValueError, match="train"):
@@ -112,7 +133,7 @@ def test_fit_table3_rows_columns_and_values(
     )
     assert list(table["model"]) == ["kNN", "L1 LR", "RF"]
     assert (table["features"] == "Texture").all()
-    assert list(table.columns[:5]) == ["features", "model", "train", "test1", "test3"]
+    assert list(table.columns[:6]) == ["features", "model", "cv_error", "train", "test1", "test3"]
     assert {"test1_ci_low", "test1_ci_high", "test3_ci_low"} <= set(table.columns)
     for _, row in table.iterrows():
         for split in ("train", "test1", "test3"):

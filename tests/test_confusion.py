@@ -1,4 +1,4 @@
-"""Ranking and comparison of confusions, and claims 4-5, on hand-made predictions."""
+"""Ranking and comparison of confusions, and the followed classifier, on hand-made predictions."""
 
 from __future__ import annotations
 
@@ -6,25 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from coos_utils.claims_confusion import (
-    check_claim4_common_errors,
-    check_claim4_deeploc,
-    check_claim4_uneven,
-    check_claim4_well_classified,
-    check_claim5_endosome,
-    check_claim5_golgi,
-)
-from coos_utils.confusion import (
-    best_models,
+from coos_utils.analysis.confusion import (
     compare_shifts,
+    confusion_frame,
     main_error,
     paper_sensitivities_beside,
     row_normalised,
     sensitivity_intervals,
     top_confusions,
 )
+from coos_utils.analysis.selection import followed_classifiers
 from coos_utils.reference import CLASS_NAMES
-from coos_utils.table3 import confusion_frame
 
 EE, ER, GOLGI, IMM = (
     "Early Endosome",
@@ -91,55 +83,21 @@ def test_main_error_and_row_normalisation() -> None:
     assert np.allclose(row_normalised(counts).sum(axis=1), 1.0)
 
 
-def test_best_model_is_chosen_on_test1_only() -> None:
+def test_followed_classifier_is_chosen_on_train_cv_only() -> None:
     table = pd.DataFrame(
         {
-            "features": ["T", "T", "T"],
-            "model": ["kNN", "L1 LR", "RF"],
-            "test1": [9.0, 5.0, 6.0],
-            "test4": [1.0, 30.0, 2.0],
+            "features": ["T", "T", "T", "U"],
+            "model": ["kNN", "L1 LR", "RF", "kNN"],
+            "cv_error": [9.0, 5.0, 6.0, 3.0],
+            "test1": [1.0, 30.0, 2.0, 4.0],
+            "test4": [1.0, 30.0, 2.0, 4.0],
         }
     )
-    assert best_models(table)["model"].tolist() == ["L1 LR"]
-
-
-def _matrices(test3: pd.DataFrame, test4: pd.DataFrame, features: str = "Texture") -> dict:
-    base = _counts({})
-    return {
-        (features, "L1 LR", s): m
-        for s, m in (("test1", base), ("test2", base), ("test3", test3), ("test4", test4))
-    }
-
-
-BEST = pd.DataFrame({"features": ["Texture"], "model": ["L1 LR"]})
-
-
-def test_claims_4_and_5_follow_the_numbers() -> None:
-    paperlike = _matrices(
-        _counts({(EE, ER): 30, (GOLGI, IMM): 10}), _counts({(EE, GOLGI): 25, (GOLGI, IMM): 12})
-    )
-    assert check_claim4_uneven(paperlike, BEST).holds is True
-    assert check_claim4_common_errors(paperlike, BEST).holds is True
-    assert check_claim4_well_classified(paperlike, BEST).holds is True
-    assert check_claim5_endosome(paperlike, BEST).holds is True
-    assert "test3 Endoplasmic Reticulum (30.0%)" in check_claim5_endosome(paperlike, BEST).sentence
-
-    other = _matrices(_counts({("Cytosol", ER): 40}), _counts({("Nuclear Envelope", IMM): 5}))
-    assert check_claim4_common_errors(other, BEST).holds is False
-    well = check_claim4_well_classified(other, BEST)
-    assert well.holds is False and "0.60 (Cytosol" in well.sentence
-    assert check_claim5_endosome(other, BEST).holds is False
-    assert check_claim4_uneven(_matrices(_counts({}), _counts({})), BEST).holds is False
-
-
-def test_claims_about_unrun_representations_say_so() -> None:
-    matrices = _matrices(_counts({}), _counts({}))
-    assert check_claim4_deeploc(matrices).holds is None
-    assert "DeepLoc was not run" in check_claim4_deeploc(matrices).sentence
-    assert check_claim5_golgi(matrices).holds is None
-    deeploc = _matrices(_counts({}), _counts({(EE, GOLGI): 32}), features="DeepLoc")
-    deeploc = {(f, "End-to-End", s): m for (f, _, s), m in deeploc.items()}
-    assert check_claim4_deeploc(deeploc).holds is True
+    chosen = followed_classifiers(table)
+    assert chosen["model"].tolist() == ["L1 LR", "kNN"]
+    shuffled = table.assign(test1=table["test1"][::-1].to_numpy(), test4=0.0)
+    pd.testing.assert_frame_equal(followed_classifiers(shuffled), chosen)
+    assert "test1" not in chosen.columns
 
 
 def test_paper_sensitivities_are_matched_to_ours() -> None:

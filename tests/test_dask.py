@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from coos_utils.classifiers import fit_table3
+from coos_utils.benchmark.classifiers import fit_table3
 from coos_utils.data import load_split
-from coos_utils.features import compute_features
+from coos_utils.features import TextureRepresentation, features_for
 from tests.handmade import write_handmade
 
 distributed = pytest.importorskip("distributed")
@@ -33,9 +33,9 @@ def test_dask_gives_the_same_features_and_table(scheduler: str, tmp_path: Path) 
         split = load_split(root, split_name)
         labels[split_name] = split.labels
         for where, address in (("local", None), ("dask", scheduler)):
-            entry = compute_features(
-                split, "texture", tmp_path / where, n_jobs=2, scheduler=address, progress=False
-            )
+            rep = TextureRepresentation(scheduler=address, n_jobs=2, progress=False)
+            found = features_for(rep, {split_name: split}, cache_dir=tmp_path / where)
+            entry = found.entries["texture"][split_name]
             assert not entry.hit
             features[where][split_name] = entry.values
         np.testing.assert_array_equal(features["dask"][split_name], features["local"][split_name])
@@ -52,5 +52,6 @@ def test_dask_gives_the_same_features_and_table(scheduler: str, tmp_path: Path) 
 def test_the_work_runs_on_the_cluster(scheduler: str, tmp_path: Path) -> None:
     split = load_split(write_handmade(tmp_path / "data", per_class=1), "test2")
     with distributed.Client(scheduler) as client, distributed.get_task_stream(client) as stream:
-        compute_features(split, "texture", tmp_path, scheduler=scheduler, progress=False)
+        rep = TextureRepresentation(scheduler=scheduler, progress=False)
+        features_for(rep, {"test2": split}, cache_dir=tmp_path)
     assert len(stream.data) >= 1

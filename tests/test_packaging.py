@@ -35,3 +35,17 @@ def test_reference_tables_ship_with_the_package() -> None:
     assert sum(s.images for s in SPLITS) == 132_209
     table = paper_table3()
     assert len(table) == 25 and table.loc[0, "features"] == "DeepLoc"
+
+
+def test_version_floors_match_between_pip_and_conda() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    conda = yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"]
+    floors = {_name(d): d for d in conda if isinstance(d, str)}
+    for requirement in project["dependencies"]:
+        name = CONDA_NAMES.get(_name(requirement), _name(requirement))
+        assert requirement.removeprefix(_name(requirement)) == floors[name].removeprefix(name), name
+
+
+def test_license_is_an_spdx_expression() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "MIT"

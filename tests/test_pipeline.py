@@ -1,61 +1,123 @@
-"""The book pipeline: every chapter runs under the smoke profile, reruns are skipped, and a
-failing chapter stops the build with its name while the previous book stays."""
+"""The book pipeline: the chapter declaration, every chapter under the smoke profile, results
+with an identity and a provenance record, rerun keys that see code, data and upstream results,
+and a failing chapter that stops the build while the previous book stays."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from coos_utils.pipeline import BookBuildError, BookLayout, build_book, chapter_sources
+from coos_utils.book.chapters import CHAPTERS, ChapterSpec, check_order, with_dependencies
+from coos_utils.book.pipeline import BookBuildError, BookLayout, build_book, chapter_sources
+from coos_utils.book.toc import toc_entries
 
 ROOT = Path(__file__).resolve().parents[1]
+NAMES = [c.name for c in CHAPTERS]
 
 
-def test_every_notebook_is_a_chapter_of_the_book() -> None:
-    chapters = {p.name for p in chapter_sources(ROOT)}
-    assert chapters == {p.name for p in (ROOT / "notebooks").glob("*.md")}
+def test_toc_lists_the_declared_chapters_in_order() -> None:
+    generated = [e.split("/")[-1] for e in toc_entries(ROOT / "_toc.yml") if "_generated" in e]
+    assert generated == NAMES
+    assert {p.stem for p in (ROOT / "notebooks").glob("*.md")} == set(NAMES)
+    check_order()
 
 
-def test_toc_naming_a_missing_notebook_is_an_error(tmp_path: Path) -> None:
+def test_dependencies_come_from_the_declaration() -> None:
+    assert with_dependencies(["04_confusion"]) == ["02_features", "03_classifiers", "04_confusion"]
+    assert with_dependencies(["01_dataset"]) == ["01_dataset"]
+    with pytest.raises(ValueError, match="reads"):
+        check_order((ChapterSpec("b", "B", reads=("a",)), ChapterSpec("a", "A")))
+    with pytest.raises(ValueError, match="unknown chapter 'nope'"):
+        with_dependencies(["nope"])
+
+
+def test_a_declared_chapter_without_notebook_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "notebooks").mkdir()
-    (tmp_path / "_toc.yml").write_text(
-        "format: jb-book\nroot: intro\nchapters:\n  - file: book/_generated/99_missing\n"
-    )
-    with pytest.raises(BookBuildError, match="99_missing"):
+    with pytest.raises(BookBuildError, match="01_dataset"):
         chapter_sources(tmp_path)
 
 
 @pytest.fixture(scope="module")
 def book_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The book with its own copy of the package (chapters import it from their folder)."""
     root = tmp_path_factory.mktemp("book")
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(ROOT / name, root / name)
-    shutil.copytree(ROOT / "notebooks", root / "notebooks")
-    shutil.copytree(ROOT / "book", root / "book", ignore=shutil.ignore_patterns("_generated"))
+    ignore = shutil.ignore_patterns("_generated", "__pycache__")
+    for folder in ("notebooks", "book", "coos_utils"):
+        shutil.copytree(ROOT / folder, root / folder, ignore=ignore)
     return root
 
 
+def _data_folders(layout: BookLayout) -> list[Path]:
+    return sorted(p for p in layout.results.glob("*/smoke") if p.is_dir())
+
+
 @pytest.mark.slow
-def test_smoke_book_builds_then_skips_then_fails_cleanly(book_copy: Path, tiny_data: Path) -> None:
+def test_smoke_book_builds_records_reruns_and_fails_cleanly(
+    book_copy: Path, tiny_data: Path
+) -> None:
     layout = BookLayout(book_copy)
     lines: list[str] = []
     report = build_book("smoke", data_dir=tiny_data, root=book_copy, log=lines.append)
-
-    names = [p.stem for p in chapter_sources(book_copy)]
-    assert report.ran == names and not report.skipped
-    for name in names:
+    assert report.ran == NAMES and not report.skipped
+    for name in NAMES:
         assert (layout.generated / f"{name}.ipynb").exists()
         assert (layout.html / "book" / "_generated" / f"{name}.html").exists()
-    assert (layout.html / "index.html").exists()
-    assert (layout.results / "smoke" / "table2.csv").exists()
-    assert any("done in" in line for line in lines)
+    assert not (layout.html / ".pytest_cache").exists()
 
+    # One results folder named after the data, with every table, figures and provenance.
+    (folder,) = _data_folders(layout)
+    assert folder.parent.name == "synthetic-tiny-seed0"
+    for name in ("table2.csv", "table3.csv", "sensitivity.csv", "sensitivity_ci.csv"):
+        assert (folder / name).exists(), name
+    assert list((folder / "confusion").glob("*.csv")) and list((folder / "figures").glob("*.svg"))
+    assert {p.suffix for p in (folder / "figures").iterdir()} == {".png", ".svg"}
+    record = json.loads((folder / "provenance.json").read_text())
+    for key in (
+        "data_id",
+        "data_source",
+        "data_fingerprint",
+        "profile",
+        "parameters",
+        "code_hash",
+        "git_commit",
+        "versions",
+        "time",
+    ):
+        assert key in record, key
+    assert record["data_source"] == "synthetic" and record["profile"] == "smoke"
+    assert set(record["versions"]) >= {"python", "numpy", "scikit-learn", "torch", "mahotas"}
+    assert set(record["chapters"]) == set(NAMES)
+
+    # Nothing changed: nothing reruns. An unrelated page or module: still nothing.
     again = build_book("smoke", data_dir=tiny_data, root=book_copy, html=False, log=lines.append)
-    assert again.ran == [] and again.skipped == names
+    assert again.ran == [] and again.skipped == NAMES
+    page = book_copy / "book" / "intro.md"
+    page.write_text(page.read_text() + "\nAn added sentence.\n")
+    download = book_copy / "coos_utils" / "data" / "download.py"
+    download.write_text(download.read_text() + "\n# an edit no chapter imports\n")
+    again = build_book("smoke", data_dir=tiny_data, root=book_copy, html=False, log=lines.append)
+    assert again.ran == []
 
-    first = names[0]
+    # A package function the classifiers chapter uses: it and its dependants rerun.
+    before = pd.read_csv(folder / "table3.csv").set_index(["features", "model"])
+    classifiers = book_copy / "coos_utils" / "benchmark" / "classifiers.py"
+    classifiers.write_text(
+        classifiers.read_text().replace("KNN_NEIGHBOURS = 11", "KNN_NEIGHBOURS = 1")
+    )
+    again = build_book("smoke", data_dir=tiny_data, root=book_copy, html=False, log=lines.append)
+    assert "03_classifiers" in again.ran and "04_confusion" in again.ran
+    assert "01_dataset" in again.skipped and "02_features" in again.skipped
+    after = pd.read_csv(folder / "table3.csv").set_index(["features", "model"])
+    assert after.loc[("Texture", "kNN"), "train"] == 0.0 != before.loc[("Texture", "kNN"), "train"]
+
+    # A failing chapter: named in the error, its copy kept, the good book untouched.
+    first = NAMES[0]
     index_before = (layout.html / "index.html").read_bytes()
     good_before = (layout.generated / f"{first}.ipynb").read_bytes()
     source = book_copy / "notebooks" / f"{first}.md"
@@ -67,3 +129,17 @@ def test_smoke_book_builds_then_skips_then_fails_cleanly(book_copy: Path, tiny_d
     assert (layout.generated / f"{first}.failed.ipynb").exists()
     assert (layout.generated / f"{first}.ipynb").read_bytes() == good_before
     assert (layout.html / "index.html").read_bytes() == index_before
+
+
+@pytest.mark.slow
+def test_two_seeds_keep_two_results_folders(book_copy: Path, tiny_data: Path) -> None:
+    layout = BookLayout(book_copy)
+    build_book("smoke", data_dir=tiny_data, root=book_copy, html=False, only=["01_dataset"])
+    (first,) = _data_folders(layout)
+    table2 = (first / "table2.csv").read_bytes()
+    build_book("smoke", seed=1, root=book_copy, html=False, only=["01_dataset"], log=print)
+    folders = _data_folders(layout)
+    assert [f.parent.name for f in folders] == ["synthetic-tiny-seed0", "synthetic-tiny-seed1"]
+    assert (first / "table2.csv").read_bytes() == table2
+    record = json.loads((folders[1] / "provenance.json").read_text())
+    assert record["data_id"] == "synthetic-tiny-seed1" and record["parameters"]["seed"] == 1

@@ -15,8 +15,6 @@ from tqdm import tqdm
 
 from coos_utils.data.lazy import LazyImages
 
-SOURCES = ("coos7", "synthetic", "tiff")
-
 
 class Batch(NamedTuple):
     """A run of consecutive images: rows ``start:start + len(labels)`` of a split."""

@@ -1,58 +1,48 @@
-"""Image representations (texture now, CNN activations later) and their on-disk cache.
+"""Image representations behind one registry, and their features computed through the cache.
 
-Every representation is one entry of :data:`REPRESENTATIONS`: its Table 3 name, a
-scikit-learn transformer class, and the parameters that define its features (these go into
-the cache key; execution settings such as ``n_jobs`` do not). Adding a representation means
-adding one entry here.
+Every representation is a :class:`~coos_utils.features.base.Representation` registered in
+:data:`REPRESENTATIONS` under its name. :func:`features_for` fits a learned representation
+on ``train`` (once, resumably, in a folder keyed by the code, the parameters and the
+training data), transforms every split and caches each (output, split) array under a key
+of the transformed split, the fitted-on data, the parameters and the code hash.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from coos_utils.codehash import code_hash
 from coos_utils.data.split import CoosSplit
-from coos_utils.features.cache import CacheEntry, cache_key, cached, entry_path
-from coos_utils.features.texture import DEFAULT_DISTANCES, DEFAULT_GREY_LEVELS, TextureFeatures
+from coos_utils.features.base import DirectPredictor, Representation, check_outputs
+from coos_utils.features.cache import CacheEntry, cache_key, entry_path, read_entry, write_entry
+from coos_utils.features.texture import TextureFeatures, TextureRepresentation
+from coos_utils.registry import lookup
+
+REPRESENTATIONS: dict[str, type[Representation]] = {"texture": TextureRepresentation}
+PREDICTIONS = "predictions"
+"""The cache output under which a direct predictor's class labels are stored."""
 
 
-@dataclass(frozen=True)
-class Representation:
-    """One way of turning images into feature vectors."""
-
-    name: str
-    display_name: str
-    transformer: type
-    params: Mapping[str, Any] = field(default_factory=dict)
-
-    def make(self, n_jobs: int | None, scheduler: str | None, progress: bool, **params: Any) -> Any:
-        """The transformer with the default parameters updated by ``params``."""
-        unknown = set(params) - set(self.params)
-        if unknown:
-            raise ValueError(f"{self.name} has no parameters {sorted(unknown)}")
-        merged = {**self.params, **params}
-        return self.transformer(**merged, n_jobs=n_jobs, scheduler=scheduler, progress=progress)
+def get_representation(name: str) -> type[Representation]:
+    """The registered representation class ``name``, or an error listing the known ones."""
+    return lookup(REPRESENTATIONS, name, "representation")
 
 
-REPRESENTATIONS: dict[str, Representation] = {
-    "texture": Representation(
-        name="texture",
-        display_name="Texture",
-        transformer=TextureFeatures,
-        params={"grey_levels": DEFAULT_GREY_LEVELS, "distances": DEFAULT_DISTANCES},
-    ),
-}
+def make_representation(name: str, params: Mapping[str, Any] | None = None, **execution: Any):
+    """An instance of representation ``name`` with ``params`` and execution settings."""
+    return get_representation(name)(**dict(params or {}), **execution)
 
 
-def get_representation(name: str) -> Representation:
-    """The registered representation ``name``, or an error listing the known ones."""
-    try:
-        return REPRESENTATIONS[name]
-    except KeyError:
-        known = ", ".join(REPRESENTATIONS)
-        raise ValueError(f"unknown representation {name!r}; choose one of {known}") from None
+def make_representations(
+    names: Sequence[str], overrides: Mapping[str, Mapping[str, Any]], **execution: Any
+) -> list[Representation]:
+    """One instance per name, each with its ``overrides`` (a profile's parameters)."""
+    return [make_representation(name, overrides.get(name), **execution) for name in names]
 
 
 def default_cache_dir() -> Path:
@@ -60,41 +50,106 @@ def default_cache_dir() -> Path:
     return Path.cwd() / ".cache" / "features"
 
 
-def compute_features(
-    split: CoosSplit,
-    representation: str = "texture",
-    cache_dir: str | Path | None = None,
-    n_jobs: int | None = -1,
-    scheduler: str | None = None,
-    progress: bool = True,
-    **params: Any,
-) -> CacheEntry:
-    """Features of every image of ``split``, read from the cache when they were computed before.
+@dataclass
+class RepresentationFeatures:
+    """The features of every output and split of one representation (and its predictions)."""
 
-    ``cache_dir=None`` uses :func:`default_cache_dir`. ``params`` override the
-    representation's defaults (and so change the cache key). Work runs on ``n_jobs`` local
-    processes, or on the Dask cluster at ``scheduler``.
+    representation: Representation
+    entries: dict[str, dict[str, CacheEntry]] = field(default_factory=dict)
+    predictions: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def values(self, output: str) -> dict[str, np.ndarray]:
+        """Split -> feature array of one output."""
+        return {split: entry.values for split, entry in self.entries[output].items()}
+
+
+def fit_representation(
+    rep: Representation, train: CoosSplit, cache_dir: str | Path | None = None
+) -> Representation:
+    """Fit ``rep`` on ``train`` in a work folder keyed by code, parameters and training data.
+
+    A finished fit in that folder is reused and an interrupted one resumes (the
+    representation keeps its checkpoints there).
     """
-    rep = get_representation(representation)
-    transformer = rep.make(n_jobs, scheduler, progress, **params)
-    feature_params = {k: getattr(transformer, k) for k in rep.params}
-    key = cache_key(split.fingerprint(), rep.name, feature_params)
-    path = entry_path(cache_dir or default_cache_dir(), rep.name, split.name, key)
+    key = cache_key(train.fingerprint(), rep.name, rep.params(), _code(rep), output="fit")
+    rep.work_dir = Path(cache_dir or default_cache_dir()) / rep.name / f"fit-{key}"
+    rep.fit(train)
+    rep.fitted_on = train.fingerprint()
+    return rep
 
-    def compute() -> tuple[Any, list[str]]:
-        values = transformer.fit(split).transform(split)
-        return values, [str(n) for n in transformer.get_feature_names_out()]
 
-    info = {"split": split.name, "data": split.data_label, "params": feature_params}
-    return cached(path, key, compute, info)
+def _code(rep: Representation) -> str:
+    return code_hash([type(rep).__module__])
+
+
+def features_for(
+    rep: Representation,
+    splits: Mapping[str, CoosSplit],
+    train: CoosSplit | None = None,
+    cache_dir: str | Path | None = None,
+) -> RepresentationFeatures:
+    """Every output of ``rep`` for every split, from the cache where possible.
+
+    A learned representation is fitted on ``train`` (default: ``splits["train"]``) only when
+    some split is missing from the cache.
+    """
+    cache_dir = Path(cache_dir or default_cache_dir())
+    train = train if train is not None else splits.get("train")
+    if rep.learns and train is None:
+        raise ValueError(f"{rep.name} learns from the 'train' split; none was given")
+    code, params = _code(rep), rep.params()
+    fitted_on = train.fingerprint() if rep.learns and train is not None else None
+    outputs = list(rep.outputs())
+    if isinstance(rep, DirectPredictor):
+        outputs.append(PREDICTIONS)
+    result = RepresentationFeatures(rep, {output: {} for output in rep.outputs()})
+    fitted = not rep.learns or getattr(rep, "fitted_on", None) == fitted_on
+    for name, split in splits.items():
+        keys = {
+            o: cache_key(split.fingerprint(), rep.name, params, code, fitted_on, o) for o in outputs
+        }
+        paths = {o: entry_path(cache_dir, rep.name, name, keys[o], o) for o in outputs}
+        found = {o: read_entry(paths[o], keys[o]) for o in outputs}
+        if any(v is None for v in found.values()):
+            if not fitted:
+                fit_representation(rep, train, cache_dir)
+                fitted = True
+            computed = rep.transform(split)
+            check_outputs(rep, split, computed)
+            if isinstance(rep, DirectPredictor):
+                computed[PREDICTIONS] = rep.predict(split).astype(np.float32)[:, None]
+            info = {"split": name, "data": split.data_label, "params": params}
+            for o in outputs:
+                names = (
+                    ["label"] if o == PREDICTIONS else rep.feature_names(o, computed[o].shape[1])
+                )
+                write_entry(paths[o], keys[o], computed[o], names, {**info, "output": o})
+                found[o] = (computed[o], names)
+            hit = False
+        else:
+            hit = True
+        for o in outputs:
+            values, names = found[o]
+            if o == PREDICTIONS:
+                result.predictions[name] = values[:, 0].astype(np.int64)
+            else:
+                result.entries[o][name] = CacheEntry(values, names, paths[o], hit)
+    return result
 
 
 __all__ = [
+    "PREDICTIONS",
     "REPRESENTATIONS",
     "CacheEntry",
+    "DirectPredictor",
     "Representation",
+    "RepresentationFeatures",
     "TextureFeatures",
-    "compute_features",
+    "TextureRepresentation",
     "default_cache_dir",
+    "features_for",
+    "fit_representation",
     "get_representation",
+    "make_representation",
+    "make_representations",
 ]

@@ -1,8 +1,11 @@
 """An on-disk cache of feature arrays, keyed by what the features were computed from.
 
-The key hashes the split's content fingerprint, the representation's name and parameters
-and the package version, so a rerun on the same data reads the file and any change computes
-afresh. One ``.npz`` file per entry holds the array, the feature names and a JSON record with
+The key hashes the split's content fingerprint, the fingerprint of the data the
+representation was fitted on (for learned ones), the representation's name, output and
+parameters, and a hash of the source code of the representation's modules (not the version
+string, which an editable install never changes), so a rerun on the same data with the same
+code reads the file and any change computes afresh. One ``.npz`` file per entry holds the array,
+the feature names and a JSON record with
 the key and a checksum of the array bytes; it is written under a temporary name and renamed
 when complete, and on reading every part is checked. A file that is unreadable, truncated or
 does not match its record is reported with a warning and computed again.
@@ -14,16 +17,15 @@ import hashlib
 import json
 import warnings
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
-import coos_utils
 from coos_utils.atomic import atomic_path
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 class CacheEntry(NamedTuple):
@@ -35,13 +37,26 @@ class CacheEntry(NamedTuple):
     hit: bool
 
 
-def cache_key(fingerprint: str, representation: str, params: Mapping[str, Any]) -> str:
-    """Hex digest of (data fingerprint, representation and parameters, package version)."""
+def cache_key(
+    fingerprint: str,
+    representation: str,
+    params: Mapping[str, Any],
+    code: str,
+    fitted_on: str | None = None,
+    output: str = "",
+) -> str:
+    """Hex digest of everything the features depend on.
+
+    ``fingerprint``: the transformed split; ``fitted_on``: the data the representation
+    learned from (None when it learns nothing); ``code``: the hash of its source code.
+    """
     record = {
         "fingerprint": fingerprint,
+        "fitted_on": fitted_on,
         "representation": representation,
+        "output": output,
         "params": dict(params),
-        "version": coos_utils.__version__,
+        "code": code,
         "format": FORMAT_VERSION,
     }
     text = json.dumps(record, sort_keys=True, default=list)
@@ -52,9 +67,12 @@ def _checksum(values: np.ndarray) -> str:
     return hashlib.blake2b(np.ascontiguousarray(values).tobytes(), digest_size=16).hexdigest()
 
 
-def entry_path(cache_dir: str | Path, representation: str, split: str, key: str) -> Path:
-    """``<cache_dir>/<representation>/<split>-<key>.npz``."""
-    return Path(cache_dir) / representation / f"{split}-{key}.npz"
+def entry_path(
+    cache_dir: str | Path, representation: str, split: str, key: str, output: str = ""
+) -> Path:
+    """``<cache_dir>/<representation>/<output>-<split>-<key>.npz`` (no output: no prefix)."""
+    prefix = f"{output}-" if output else ""
+    return Path(cache_dir) / representation / f"{prefix}{split}-{key}.npz"
 
 
 def read_entry(path: Path, key: str) -> tuple[np.ndarray, list[str]] | None:
@@ -93,7 +111,6 @@ def write_entry(
         "shape": list(values.shape),
         "dtype": str(values.dtype),
         "checksum": _checksum(values),
-        "version": coos_utils.__version__,
         **info,
     }
     with atomic_path(path) as tmp, tmp.open("wb") as handle:
@@ -103,18 +120,3 @@ def write_entry(
             names=np.array(names, dtype=str),
             record=np.array(json.dumps(record, sort_keys=True, default=str)),
         )
-
-
-def cached(
-    path: Path,
-    key: str,
-    compute: Callable[[], tuple[np.ndarray, list[str]]],
-    info: Mapping[str, Any] | None = None,
-) -> CacheEntry:
-    """Read the entry at ``path``, or ``compute()`` it and store it there."""
-    found = read_entry(path, key)
-    if found is not None:
-        return CacheEntry(found[0], found[1], path, hit=True)
-    values, names = compute()
-    write_entry(path, key, values, names, info or {})
-    return CacheEntry(values, list(names), path, hit=False)

@@ -39,6 +39,7 @@ from tqdm import tqdm
 
 from coos_utils.data.lazy import LazyImages
 from coos_utils.data.split import CoosSplit
+from coos_utils.features.base import Representation
 from coos_utils.parallel import joblib_backend
 
 HARALICK_NAMES: tuple[str, ...] = (
@@ -199,3 +200,43 @@ class TextureFeatures(TransformerMixin, BaseEstimator):
                 bar.update(len(block))
         bar.close()
         return out
+
+
+class TextureRepresentation(Representation):
+    """The texture features as a :class:`~coos_utils.features.base.Representation` (one output).
+
+    Nothing is learned; ``scheduler`` (a dask.distributed address) moves the work to a cluster.
+    """
+
+    name = "texture"
+
+    def __init__(
+        self,
+        grey_levels: int = DEFAULT_GREY_LEVELS,
+        distances: Sequence[int] = DEFAULT_DISTANCES,
+        scheduler: str | None = None,
+        **execution: Any,
+    ) -> None:
+        super().__init__(**execution)
+        self.transformer = TextureFeatures(
+            grey_levels,
+            tuple(distances),
+            n_jobs=self.n_jobs,
+            scheduler=scheduler,
+            progress=self.progress,
+        )
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "grey_levels": self.transformer.grey_levels,
+            "distances": list(self.transformer.distances),
+        }
+
+    def outputs(self) -> dict[str, str]:
+        return {"texture": "Texture"}
+
+    def transform(self, split: CoosSplit) -> dict[str, np.ndarray]:
+        return {"texture": self.transformer.fit(split).transform(split)}
+
+    def feature_names(self, output: str, n_features: int) -> list[str]:
+        return [str(n) for n in self.transformer.get_feature_names_out()]

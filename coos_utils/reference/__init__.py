@@ -69,6 +69,12 @@ SPLITS: tuple[CoosSplitInfo, ...] = tuple(
 CLASS_NAMES: tuple[str, ...] = tuple(c.name for c in CLASSES)
 CLASS_SHORT_NAMES: tuple[str, ...] = tuple(c.short for c in CLASSES)
 SPLIT_NAMES: tuple[str, ...] = tuple(s.name for s in SPLITS)
+TEST_SPLITS: tuple[str, ...] = SPLIT_NAMES[1:]
+"""The four test sets, in order of growing shift; no choice may look at them."""
+IN_DISTRIBUTION: tuple[str, ...] = ("test1", "test2")
+"""Test sets drawn from the training plates."""
+SHIFTED: tuple[str, ...] = ("test3", "test4")
+"""Test sets from other plates (test3) and another site and microscope (test4)."""
 N_CLASSES = len(CLASSES)
 IMAGE_SHAPE = (2, 64, 64)
 
@@ -77,9 +83,12 @@ __all__ = [
     "CLASS_NAMES",
     "CLASS_SHORT_NAMES",
     "IMAGE_SHAPE",
+    "IN_DISTRIBUTION",
     "N_CLASSES",
     "SPLITS",
+    "SHIFTED",
     "SPLIT_NAMES",
+    "TEST_SPLITS",
     "CoosClass",
     "CoosSplitInfo",
     "paper_classes",

@@ -1,7 +1,7 @@
 """Open the rendered book in headless Chromium: every page loads, no image is broken, no
 JavaScript error is logged. Screenshots go to ``_build/screenshots/``.
 
-    python -m coos_utils.browser_check [_build/html]
+    python -m coos_utils.book.browser_check [_build/html]
 
 Needs Debian's ``chromium`` and ``chromium-driver`` and the ``selenium`` package
 (``make check-book`` installs them). Serves the html on 127.0.0.1 only.
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from coos_utils.book_toc import toc_entries
+from coos_utils.book.toc import toc_entries
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"

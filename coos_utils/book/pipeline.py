@@ -1,9 +1,12 @@
 """Regenerate the book: run each chapter notebook with papermill, then render with Jupyter Book.
 
-A chapter is rerun only when one of its inputs changed: its jupytext source, the package
-version, its parameters or the data fingerprint. A failing chapter stops the build with the
-notebook, cell and error in the message; its executed copy is kept as ``<name>.failed.ipynb``
-and the previous executed notebooks and html stay untouched.
+Chapters run in the order of :data:`coos_utils.book.chapters.CHAPTERS`. A chapter is rerun
+only when one of its inputs changed: its jupytext source, its parameters, the data
+fingerprint, the source of every package module it imports (followed through their own
+imports; see :mod:`coos_utils.codehash`), or the result files of a chapter it reads. A
+failing chapter stops the build with the notebook, cell and error in the message; its
+executed copy is kept as ``<name>.failed.ipynb`` and the previous executed notebooks and
+html stay untouched.
 """
 
 from __future__ import annotations
@@ -23,12 +26,13 @@ import jupytext
 import nbformat
 import papermill
 
-import coos_utils
 from coos_utils.atomic import atomic_path, atomic_write_text
-from coos_utils.book_toc import toc_entries
+from coos_utils.book.chapters import BY_NAME, CHAPTERS, with_dependencies
+from coos_utils.codehash import code_hash, notebook_modules, package_dir
 from coos_utils.data import load_split
 from coos_utils.profiles import get_profile, resolve_data_dir
 from coos_utils.reference import SPLIT_NAMES
+from coos_utils.results.paths import data_fingerprint, data_id
 
 GENERATED = Path("book") / "_generated"
 
@@ -70,32 +74,40 @@ class BuildReport:
     html: Path | None = None
 
 
-def chapter_sources(root: Path) -> list[Path]:
-    """The jupytext notebooks the table of contents names, in its order."""
-    entries = toc_entries(root / "_toc.yml")
-    prefix = GENERATED.as_posix() + "/"
-    names = [e[len(prefix) :] for e in entries if e.startswith(prefix)]
-    sources = [root / "notebooks" / f"{Path(name).stem}.md" for name in names]
+def chapter_sources(root: Path, names: list[str] | None = None) -> list[Path]:
+    """The notebooks of the declared chapters (or of ``names``), in book order."""
+    names = names if names is not None else [c.name for c in CHAPTERS]
+    sources = [root / "notebooks" / f"{name}.md" for name in names]
     missing = [str(s) for s in sources if not s.exists()]
     if missing:
-        raise BookBuildError(f"_toc.yml names chapters without a source: {', '.join(missing)}")
+        raise BookBuildError(f"declared chapters without a source: {', '.join(missing)}")
     return sources
 
 
-def data_fingerprint(data_dir: Path) -> str:
-    """One hash over the fingerprints of the five splits under ``data_dir``."""
+def chapter_code_hash(source: Path, root: Path) -> str:
+    """Hash of every package module the chapter imports (and the chapter setup imports)."""
+    local = root / "coos_utils"
+    modules = notebook_modules(source.read_text(encoding="utf-8")) | {"coos_utils.book.context"}
+    return code_hash(modules, local if local.is_dir() else package_dir())
+
+
+def outputs_hash(folder: Path, names: tuple[str, ...]) -> str:
+    """Hash of the result files the chapters ``names`` declare as their outputs."""
     digest = hashlib.sha256()
-    for split in SPLIT_NAMES:
-        digest.update(f"{split}:{load_split(data_dir, split).fingerprint()}".encode())
+    for name in names:
+        for pattern in BY_NAME[name].writes:
+            for path in sorted(folder.glob(pattern)):
+                digest.update(f"{path.relative_to(folder)}\0".encode() + path.read_bytes())
     return digest.hexdigest()
 
 
-def inputs_key(source: Path, parameters: dict, fingerprint: str) -> str:
+def inputs_key(
+    source: Path, parameters: dict, fingerprint: str, code: str, upstream: str = ""
+) -> str:
     """Hash of everything a chapter's output depends on."""
     digest = hashlib.sha256(source.read_bytes())
-    digest.update(coos_utils.__version__.encode())
-    digest.update(json.dumps(parameters, sort_keys=True).encode())
-    digest.update(fingerprint.encode())
+    for part in (json.dumps(parameters, sort_keys=True), fingerprint, code, upstream):
+        digest.update(b"\0" + part.encode())
     return digest.hexdigest()
 
 
@@ -169,13 +181,20 @@ def build_book(
     root: str | Path = ".",
     html: bool = True,
     log: Callable[[str], None] = print,
+    only: list[str] | None = None,
 ) -> BuildReport:
-    """Run every chapter that needs it under ``profile``, then render the html book."""
+    """Run every chapter that needs it under ``profile``, then render the html book.
+
+    ``only`` restricts the run to those chapters and the chapters they read.
+    """
     layout = BookLayout(Path(root).resolve())
     get_profile(profile)
     start = time.perf_counter()
     data = resolve_data_dir(data_dir, profile, seed, root=layout.synthetic_data).resolve()
-    fingerprint = data_fingerprint(data)
+    splits = {split: load_split(data, split) for split in SPLIT_NAMES}
+    fingerprint = data_fingerprint(splits)
+    folder = layout.results / data_id(splits["train"], fingerprint) / profile
+    names = with_dependencies(only) if only else None
     parameters = {
         "data_dir": str(data),
         "profile": profile,
@@ -184,9 +203,11 @@ def build_book(
     }
     log(f"profile {profile}, data {data}")
     report = BuildReport()
-    for source in chapter_sources(layout.root):
+    for source in chapter_sources(layout.root, names):
         name = source.stem
-        key = inputs_key(source, parameters, fingerprint)
+        upstream = outputs_hash(folder, BY_NAME[name].reads)
+        code = chapter_code_hash(source, layout.root)
+        key = inputs_key(source, parameters, fingerprint, code, upstream)
         if is_up_to_date(layout, name, key):
             report.skipped.append(name)
             log(f"  {name}: up to date, not rerun")
@@ -195,7 +216,8 @@ def build_book(
         t0 = time.perf_counter()
         execute_chapter(source, layout, parameters)
         report.seconds[name] = time.perf_counter() - t0
-        atomic_write_text(_stamp_path(layout, name), json.dumps({"key": key, **parameters}))
+        stamp = {"key": key, "code": code, "upstream": upstream, **parameters}
+        atomic_write_text(_stamp_path(layout, name), json.dumps(stamp))
         report.ran.append(name)
         log(f"  {name}: done in {report.seconds[name]:.0f} s")
     if html:

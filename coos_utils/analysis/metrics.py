@@ -32,11 +32,17 @@ def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = N_CLASSES
     return flat.reshape(n_classes, n_classes)
 
 
+def sensitivity_from_counts(counts: np.ndarray) -> np.ndarray:
+    """Per-class recall from a confusion-count matrix (rows = true class); NaN if absent."""
+    counts = np.asarray(counts, dtype=np.float64)
+    totals = counts.sum(axis=1)
+    out = np.full(len(counts), np.nan)
+    return np.divide(np.diag(counts), totals, out=out, where=totals > 0)
+
+
 def sensitivity(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = N_CLASSES) -> np.ndarray:
     """Per-class recall (fraction of each true class predicted correctly); NaN if absent."""
-    counts = confusion(y_true, y_pred, n_classes)
-    totals = counts.sum(axis=1)
-    return np.divide(np.diag(counts), totals, out=np.full(n_classes, np.nan), where=totals > 0)
+    return sensitivity_from_counts(confusion(y_true, y_pred, n_classes))
 
 
 def balanced_error(y_true: np.ndarray, y_pred: np.ndarray) -> float:
@@ -44,6 +50,16 @@ def balanced_error(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     y_true, y_pred = _check(y_true, y_pred)
     n_classes = int(max(y_true.max(), y_pred.max())) + 1
     return float(100.0 * (1.0 - np.nanmean(sensitivity(y_true, y_pred, n_classes))))
+
+
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Unweighted mean of the per-class F1 scores over the classes present, in percent."""
+    y_true, y_pred = _check(y_true, y_pred)
+    n_classes = int(max(y_true.max(), y_pred.max())) + 1
+    counts = confusion(y_true, y_pred, n_classes).astype(np.float64)
+    hits, truths, calls = np.diag(counts), counts.sum(axis=1), counts.sum(axis=0)
+    f1 = np.divide(2 * hits, truths + calls, out=np.zeros(n_classes), where=truths + calls > 0)
+    return float(100.0 * f1[truths > 0].mean())
 
 
 def bootstrap_ci(

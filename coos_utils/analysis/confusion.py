@@ -1,7 +1,7 @@
 """Sections 3.3 and 3.4 of the paper: which classes fail, and how the failures differ by shift.
 
 Everything here works on confusion-count matrices (rows = true class, columns = predicted
-class), as written by the classifiers chapter to ``confusion/<features>__<model>__<split>.csv``.
+class), as written to ``confusion/<features>__<model>__<split>.csv`` of a results folder.
 Counts are enough for per-class bootstrap intervals: resampling the images of one class with
 replacement is the same as drawing that row again from a multinomial with the row's rates.
 """
@@ -9,32 +9,57 @@ replacement is the same as drawing that row again from a multinomial with the ro
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
-from coos_utils.reference import CLASSES, paper_sensitivities
-from coos_utils.table3 import confusion_path, run_table3
+from coos_utils.analysis.metrics import confusion, sensitivity_from_counts
+from coos_utils.reference import TEST_SPLITS, paper_sensitivities
 
-TEST_SPLITS = ("test1", "test2", "test3", "test4")
-SHORT_NAMES = {c.name: c.short for c in CLASSES}
+Matrices = Mapping[tuple[str, str, str], pd.DataFrame]
 
 
-def load_or_run_table3(
-    out_dir: Path, data_dir: str | Path | None, profile: str, seed: int, results_dir: str | Path
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Table 3 and the sensitivities written by the classifiers chapter for this profile;
-    computed now (texture only) when this chapter runs on its own before that one."""
-    if not (out_dir / "table3.csv").exists() or not (out_dir / "sensitivity.csv").exists():
-        run_table3(data_dir, profile, seed, results_dir, progress=False)
-    return pd.read_csv(out_dir / "table3.csv"), pd.read_csv(out_dir / "sensitivity.csv")
+def confusion_frame(
+    y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequence[str]
+) -> pd.DataFrame:
+    """Counts with the true class as rows and the predicted class as columns."""
+    counts = confusion(y_true, y_pred, len(class_names))
+    return pd.DataFrame(
+        counts,
+        index=pd.Index(class_names, name="true class"),
+        columns=pd.Index(class_names, name="predicted class"),
+    )
+
+
+def class_sensitivities(counts: pd.DataFrame) -> pd.Series:
+    """Sensitivity of each class (by position: label order) from a count matrix."""
+    return pd.Series(sensitivity_from_counts(counts.to_numpy()), index=counts.index)
+
+
+def sensitivity_table(
+    predictions: Mapping[tuple[str, str, str], np.ndarray],
+    labels: Mapping[str, np.ndarray],
+    class_names: Sequence[str],
+) -> pd.DataFrame:
+    """One row per (features, model, split, class) with that class's sensitivity."""
+    rows = []
+    for (features, model, split), pred in predictions.items():
+        counts = confusion(labels[split], pred, len(class_names))
+        for name, value in zip(class_names, sensitivity_from_counts(counts), strict=True):
+            rows.append(
+                {
+                    "features": features,
+                    "model": model,
+                    "split": split,
+                    "class": name,
+                    "sensitivity": value,
+                }
+            )
+    return pd.DataFrame(rows, columns=["features", "model", "split", "class", "sensitivity"])
 
 
 def sensitivity_intervals_for(
-    matrices: Mapping[tuple[str, str, str], pd.DataFrame],
+    matrices: Matrices,
     best: pd.DataFrame,
     n_boot: int,
     seed: int,
@@ -49,23 +74,6 @@ def sensitivity_intervals_for(
             table.insert(0, "features", features)
             frames.append(table)
     return pd.concat(frames, ignore_index=True)
-
-
-def read_confusion(out_dir: Path, features: str, model: str, split: str) -> pd.DataFrame:
-    """One confusion matrix written by the classifiers chapter."""
-    return pd.read_csv(confusion_path(out_dir, features, model, split), index_col=0)
-
-
-def read_all_confusions(
-    out_dir: Path, table3: pd.DataFrame
-) -> dict[tuple[str, str, str], pd.DataFrame]:
-    """Every confusion matrix of every classifier in ``table3``, keyed (features, model, split)."""
-    return {
-        (features, model, split): read_confusion(out_dir, features, model, split)
-        for features, model in zip(table3["features"], table3["model"], strict=True)
-        for split in ("train", *TEST_SPLITS)
-        if confusion_path(out_dir, features, model, split).exists()
-    }
 
 
 def paper_sensitivities_beside(sens: pd.DataFrame) -> pd.DataFrame:
@@ -92,48 +100,10 @@ def paper_sensitivities_beside(sens: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def best_models(table3: pd.DataFrame, selection_split: str = "test1") -> pd.DataFrame:
-    """The classifier with the lowest balanced error on ``selection_split``, per representation.
-
-    Choosing on test1 (a random hold-out of the training wells) is the analogue of
-    DomainBed's training-domain validation: no shifted test set is looked at to choose.
-    """
-    best = table3.loc[table3.groupby("features", sort=False)[selection_split].idxmin()]
-    return best[["features", "model", selection_split]].reset_index(drop=True)
-
-
 def row_normalised(counts: pd.DataFrame) -> pd.DataFrame:
     """Each row divided by its total (0 for a class with no images)."""
     totals = counts.sum(axis=1).replace(0, np.nan)
     return counts.div(totals, axis=0).fillna(0.0)
-
-
-def plot_confusions(matrices: Mapping[str, pd.DataFrame], title: str) -> Figure:
-    """Row-normalised heatmaps, one per split, with the counts written in each cell."""
-    fig, axes = plt.subplots(
-        1, len(matrices), figsize=(4.3 * len(matrices) + 0.8, 4.6), squeeze=False
-    )
-    image = None
-    for ax, (split, counts) in zip(axes[0], matrices.items(), strict=True):
-        rates = row_normalised(counts)
-        image = ax.imshow(rates.to_numpy(), cmap="viridis", vmin=0, vmax=1)
-        names = [SHORT_NAMES.get(n, n) for n in counts.index]
-        ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=8)
-        ax.set_yticks(
-            range(len(names)), names if ax is axes[0, 0] else [""] * len(names), fontsize=8
-        )
-        for i in range(len(names)):
-            for j in range(len(names)):
-                value = int(counts.iat[i, j])
-                if value:
-                    colour = "black" if rates.iat[i, j] > 0.6 else "white"
-                    ax.text(j, i, str(value), ha="center", va="center", fontsize=7, color=colour)
-        ax.set_title(split, fontsize=10)
-        ax.set_xlabel("predicted class", fontsize=8)
-    axes[0, 0].set_ylabel("true class", fontsize=8)
-    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="fraction of the true class")
-    fig.suptitle(title, fontsize=10)
-    return fig
 
 
 def sensitivity_intervals(
@@ -141,28 +111,19 @@ def sensitivity_intervals(
 ) -> pd.DataFrame:
     """Per-class sensitivity with a bootstrap interval (images resampled within class)."""
     rng = np.random.default_rng(seed)
+    sens = class_sensitivities(counts).to_numpy()
+    sizes = counts.to_numpy(dtype=np.int64).sum(axis=1)
     rows = []
-    for i, name in enumerate(counts.index):
-        row = counts.iloc[i].to_numpy(dtype=np.int64)
-        n = int(row.sum())
-        if n == 0:
-            rows.append(
-                {
-                    "class": name,
-                    "images": 0,
-                    "sensitivity": np.nan,
-                    "ci_low": np.nan,
-                    "ci_high": np.nan,
-                }
-            )
-            continue
-        draws = rng.binomial(n, row[i] / n, size=n_boot) / n
-        low, high = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2])
+    for name, n, value in zip(counts.index, sizes, sens, strict=True):
+        low = high = np.nan
+        if n:
+            draws = rng.binomial(n, value, size=n_boot) / n
+            low, high = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2])
         rows.append(
             {
                 "class": name,
-                "images": n,
-                "sensitivity": row[i] / n,
+                "images": int(n),
+                "sensitivity": value,
                 "ci_low": float(low),
                 "ci_high": float(high),
             }
@@ -238,21 +199,3 @@ def main_error(counts: pd.DataFrame, true_class: str) -> tuple[str | None, float
     if rates.max() <= 0:
         return None, 0.0
     return str(rates.idxmax()), float(rates.max())
-
-
-def sensitivity_heatmap(sens: pd.DataFrame, title: str) -> Figure:
-    """Sensitivity of every (features, model, split) row for every class, colour 0..1."""
-    wide = sens.pivot_table(
-        index=["features", "model", "split"], columns="class", values="sensitivity", sort=False
-    )
-    wide = wide[[c for c in SHORT_NAMES if c in wide.columns]]
-    fig, ax = plt.subplots(figsize=(1.0 * wide.shape[1] + 3.5, 0.28 * len(wide) + 1.6))
-    image = ax.imshow(wide.to_numpy(), cmap="magma", vmin=0, vmax=1, aspect="auto")
-    ax.set_xticks(
-        range(wide.shape[1]), [SHORT_NAMES[c] for c in wide.columns], rotation=45, ha="right"
-    )
-    ax.set_yticks(range(len(wide)), [" / ".join(map(str, i)) for i in wide.index], fontsize=7)
-    fig.colorbar(image, ax=ax, label="sensitivity (recall of the class)")
-    ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    return fig

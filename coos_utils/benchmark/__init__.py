@@ -1,0 +1,1 @@
+"""Running the benchmark: splits -> representations -> classifiers -> predictions."""

@@ -1,0 +1,143 @@
+"""Table 3 end to end: splits -> representations (cached) -> classifiers -> predictions.
+
+:func:`run_table3` computes; it writes nothing but the feature cache. Writing the results
+folder is :mod:`coos_utils.results.store`'s job, showing them :mod:`coos_utils.presentation`'s.
+
+Representations with many outputs (VGG16 has one per convolutional layer) get kNN and L1 LR
+on every output and the random-forest search only on the ``rf_top_outputs`` outputs with the
+lowest cross-validated L1 LR error on ``train`` (the paper reported its three best VGG16
+layers); those outputs are marked in the ``chosen_by_cv`` column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from coos_utils.benchmark.classifiers import MODELS, fit_table3, score_row
+from coos_utils.data import CoosSplit, load_split
+from coos_utils.features import (
+    DirectPredictor,
+    Representation,
+    features_for,
+    fit_representation,
+)
+from coos_utils.profiles import Profile
+from coos_utils.reference import SPLIT_NAMES
+
+Predictions = dict[tuple[str, str, str], np.ndarray]
+
+
+@dataclass
+class Table3Result:
+    """What one Table 3 run computed."""
+
+    table: pd.DataFrame
+    predictions: Predictions
+    labels: dict[str, np.ndarray]
+    class_names: tuple[str, ...]
+
+
+def load_splits(data_path: str | Path) -> dict[str, CoosSplit]:
+    """The five splits of the data under ``data_path``."""
+    return {name: load_split(data_path, name) for name in SPLIT_NAMES}
+
+
+def _outputs_for_rf(table: pd.DataFrame, top: int) -> list[str]:
+    lr = table[table["model"] == "L1 LR"].sort_values("cv_error", kind="stable")
+    return list(lr["features"].head(top))
+
+
+def representation_rows(
+    rep: Representation,
+    splits: Mapping[str, CoosSplit],
+    profile: Profile,
+    models: Sequence[str] = tuple(MODELS),
+    seed: int = 0,
+    cache_dir: str | Path | None = None,
+    n_jobs: int | None = -1,
+    scheduler: str | None = None,
+    progress: bool = True,
+) -> tuple[pd.DataFrame, Predictions]:
+    """Table 3 rows of one representation: each classifier on each output, plus the
+    representation's own predictions when it classifies directly."""
+    labels = {name: split.labels for name, split in splits.items()}
+    if rep.learns:
+        fit_representation(rep, splits["train"], cache_dir)
+    features = features_for(rep, splits, cache_dir=cache_dir)
+    many = len(rep.outputs()) > profile.rf_top_outputs
+    settings: dict[str, Any] = {
+        "search_draws": profile.rf_search_draws,
+        "cv_folds": profile.cv_folds,
+        "seed": seed,
+        "n_jobs": n_jobs,
+        "scheduler": scheduler,
+        "bootstrap_samples": profile.bootstrap_samples,
+        "progress": progress,
+    }
+    tables, predictions = [], {}
+    first = [m for m in models if m != "RF"] if many else list(models)
+    for output, display in rep.outputs().items():
+        table, predicted = fit_table3(features.values(output), labels, display, first, **settings)
+        tables.append(table)
+        predictions.update(predicted)
+    table = pd.concat(tables, ignore_index=True)
+    if many:
+        chosen = _outputs_for_rf(table, profile.rf_top_outputs)
+        table["chosen_by_cv"] = table["features"].isin(chosen)
+        by_display = {display: output for output, display in rep.outputs().items()}
+        for display in chosen if "RF" in models else []:
+            values = features.values(by_display[display])
+            rf, predicted = fit_table3(values, labels, display, ["RF"], **settings)
+            rf["chosen_by_cv"] = True
+            table = pd.concat([table, rf], ignore_index=True)
+            predictions.update(predicted)
+    if isinstance(rep, DirectPredictor):
+        features_name, model = rep.predictor_row
+        row = score_row(
+            features_name,
+            model,
+            features.predictions,
+            labels,
+            rep.validation_error,
+            seed,
+            profile.bootstrap_samples,
+        )
+        table = pd.concat([pd.DataFrame([row]), table], ignore_index=True)
+        predictions.update({(features_name, model, s): p for s, p in features.predictions.items()})
+    return table, predictions
+
+
+def run_table3(
+    splits: Mapping[str, CoosSplit],
+    representations: Sequence[Representation],
+    profile: Profile,
+    models: Sequence[str] = tuple(MODELS),
+    seed: int = 0,
+    cache_dir: str | Path | None = None,
+    n_jobs: int | None = -1,
+    scheduler: str | None = None,
+    progress: bool = True,
+) -> Table3Result:
+    """Table 3 for ``representations`` on ``splits``, with the profile's search sizes."""
+    tables, predictions = [], {}
+    for rep in representations:
+        table, predicted = representation_rows(
+            rep, splits, profile, models, seed, cache_dir, n_jobs, scheduler, progress
+        )
+        tables.append(table)
+        predictions.update(predicted)
+    table = pd.concat(tables, ignore_index=True)
+    if "chosen_by_cv" in table:
+        table["chosen_by_cv"] = table["chosen_by_cv"].astype("boolean")
+    return Table3Result(
+        table=table,
+        predictions=predictions,
+        labels={name: split.labels for name, split in splits.items()},
+        class_names=splits["train"].class_names,
+    )

@@ -1,0 +1,1 @@
+"""The book: chapter declarations, chapter setup, the papermill pipeline and its checks."""

@@ -1,0 +1,1 @@
+"""Presentation: the tables and figures the chapters show, each saved as a file."""

@@ -1,0 +1,42 @@
+"""The identity of a data set and the results folder it gets for each profile."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from pathlib import Path
+
+from coos_utils.data import CoosSplit
+from coos_utils.reference import SPLIT_NAMES
+from coos_utils.synthetic import SimulationParams
+
+
+def data_fingerprint(splits: Mapping[str, CoosSplit]) -> str:
+    """One hash over the fingerprints of the five splits."""
+    digest = hashlib.sha256()
+    for name in SPLIT_NAMES:
+        digest.update(f"{name}:{splits[name].fingerprint()}".encode())
+    return digest.hexdigest()
+
+
+def data_id(train: CoosSplit, fingerprint: str) -> str:
+    """``synthetic-<scale>-seed<N>[-<params digest>]``, ``coos7-<8 hex>`` or ``tiff-<8 hex>``.
+
+    Synthetic data made with non-default simulator parameters (an ablation) get the digest
+    of those parameters, so they never share a folder with the default data.
+    """
+    if train.is_synthetic:
+        name = f"synthetic-{train.attrs.get('scale', 'unknown')}-seed{train.attrs.get('seed', 'x')}"
+        stored = train.attrs.get("parameters")
+        if stored and stored != SimulationParams().to_json():
+            name += "-" + hashlib.blake2b(str(stored).encode(), digest_size=4).hexdigest()
+        return name
+    prefix = "tiff" if train.source == "tiff" else "coos7"
+    return f"{prefix}-{fingerprint[:8]}"
+
+
+def results_folder(results_dir: str | Path, data: str, profile: str) -> Path:
+    """``<results_dir>/<data>/<profile>/``, created if needed."""
+    path = Path(results_dir) / data / profile
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,94 @@
+"""Reading and writing the tables of a results folder (always atomically)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from coos_utils.analysis.confusion import confusion_frame, sensitivity_table
+from coos_utils.atomic import atomic_path, atomic_write_text
+from coos_utils.reference import SPLIT_NAMES
+
+Predictions = Mapping[tuple[str, str, str], np.ndarray]
+FIGURE_FORMATS = ("png", "svg")
+
+
+def slug(text: str) -> str:
+    """A file-name-safe form of a Table 3 name: ``L1 LR`` -> ``L1_LR``."""
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")
+
+
+def confusion_path(folder: Path, features: str, model: str, split: str) -> Path:
+    """``<folder>/confusion/<features>__<model>__<split>.csv`` with names made file-safe."""
+    return folder / "confusion" / f"{slug(features)}__{slug(model)}__{split}.csv"
+
+
+def write_csv(frame: pd.DataFrame, path: Path, index: bool = False) -> Path:
+    """``frame`` as CSV at ``path``, atomically; returns ``path``."""
+    atomic_write_text(path, frame.to_csv(index=index))
+    return path
+
+
+def write_table3(
+    folder: Path,
+    table: pd.DataFrame,
+    predictions: Predictions,
+    labels: Mapping[str, np.ndarray],
+    class_names: Sequence[str],
+) -> list[Path]:
+    """``table3.csv``, ``sensitivity.csv`` and one confusion matrix per classifier and split."""
+    written = [
+        write_csv(table, folder / "table3.csv"),
+        write_csv(sensitivity_table(predictions, labels, class_names), folder / "sensitivity.csv"),
+    ]
+    for (features, model, split), predicted in predictions.items():
+        frame = confusion_frame(labels[split], predicted, class_names)
+        written.append(write_csv(frame, confusion_path(folder, features, model, split), True))
+    return written
+
+
+def _require(path: Path, chapter: str) -> Path:
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} is missing: run the chapter {chapter} first for this data and profile "
+            f"(coos book, or the chapter itself)"
+        )
+    return path
+
+
+def read_table3(folder: Path) -> pd.DataFrame:
+    """The ``table3.csv`` of a results folder (written by the classifiers chapter)."""
+    return pd.read_csv(_require(folder / "table3.csv", "03_classifiers"))
+
+
+def read_sensitivity(folder: Path) -> pd.DataFrame:
+    """The ``sensitivity.csv`` of a results folder."""
+    return pd.read_csv(_require(folder / "sensitivity.csv", "03_classifiers"))
+
+
+def read_confusions(folder: Path, table3: pd.DataFrame) -> dict[tuple[str, str, str], pd.DataFrame]:
+    """Every confusion matrix of every row of ``table3``, keyed (features, model, split)."""
+    return {
+        (features, model, split): pd.read_csv(
+            _require(confusion_path(folder, features, model, split), "03_classifiers"),
+            index_col=0,
+        )
+        for features, model in zip(table3["features"], table3["model"], strict=True)
+        for split in SPLIT_NAMES
+    }
+
+
+def save_figure(fig: Figure, folder: Path, name: str) -> list[Path]:
+    """``fig`` as ``figures/<name>.png`` and ``.svg`` under ``folder``; returns the paths."""
+    written = []
+    for fmt in FIGURE_FORMATS:
+        path = folder / "figures" / f"{slug(name)}.{fmt}"
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=fmt, dpi=110, bbox_inches="tight")
+        written.append(path)
+    return written
