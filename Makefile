@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # elsewhere pip fetches it from PyPI.
 TORCH_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 
-.PHONY: test book check-book lint format bench clean
+.PHONY: test book lab check-book lint format bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,14 @@ test: $(STAMP)
 
 book: $(STAMP)
 	$(BIN)/coos book --profile default
+
+# JupyterLab at the project root; the chapters (jupytext markdown) open as notebooks.
+lab: $(STAMP)
+	$(BIN)/python -m pip install -q -e ".[lab]"
+	@mkdir -p $(VENV)/share/jupyter/lab/settings
+	@echo '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"markdown": "Jupytext Notebook", "myst": "Jupytext Notebook"}}}' \
+		> $(VENV)/share/jupyter/lab/settings/overrides.json
+	$(BIN)/jupyter lab --notebook-dir=.
 
 check-book: $(STAMP)
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \

@@ -36,6 +36,18 @@ def _download(args: argparse.Namespace) -> int:
     return 0
 
 
+def _weights(args: argparse.Namespace) -> int:
+    from coos_utils.models.weights import WeightsError, download_weights
+
+    try:
+        path = download_weights(args.name, args.dest, args.url, progress=not args.quiet)
+    except WeightsError as exc:
+        print(f"coos weights: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"have {path}")
+    return 0
+
+
 def _simulate(args: argparse.Namespace) -> int:
     from coos_utils.synthetic import simulate_dataset
 
@@ -57,14 +69,60 @@ def _book(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    from coos_utils.book.parameters import ParameterError, parse_given
+    from coos_utils.book.pipeline import BookBuildError, run_chapter
+
+    try:
+        given = parse_given(args.parameters, args.raw_parameters, args.parameters_file)
+        run_chapter(args.chapter, given, output=args.output)
+    except (ParameterError, ValueError) as exc:
+        print(f"coos run: error: {exc}", file=sys.stderr)
+        return 2
+    except BookBuildError as exc:
+        print(f"coos run: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _params(args: argparse.Namespace) -> int:
+    from coos_utils.book.parameters import parameters_markdown
+    from coos_utils.book.pipeline import chapter_sources
+
+    print(parameters_markdown(chapter_sources(Path("."))))
+    return 0
+
+
+def _install_cells(args: argparse.Namespace) -> int:
+    from coos_utils.book.pipeline import chapter_sources
+    from coos_utils.book.publish import repository_url, sync_install_cells
+
+    root = Path(".")
+    for path in sync_install_cells(root, chapter_sources(root)):
+        print(f"updated {path}")
+    print(f"every chapter installs from {repository_url(root)}")
+    return 0
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from coos_utils.book.pipeline import chapter_sources
+    from coos_utils.book.publish import publish_notebooks
+
+    root = Path(".")
+    for path in publish_notebooks(root, chapter_sources(root), args.dest):
+        print(f"wrote {path}")
+    return 0
+
+
 def _features(args: argparse.Namespace) -> int:
     from coos_utils.benchmark.table3 import load_splits
-    from coos_utils.features import features_for, make_representation
+    from coos_utils.features import features_for
+    from coos_utils.features.registry import make_representation
     from coos_utils.profiles import get_profile, resolve_data_dir
 
     profile = get_profile(args.profile)
     splits = load_splits(resolve_data_dir(args.data_dir, args.profile, args.seed))
-    for name in args.representations:
+    for name in args.representations or profile.representations:
         rep = make_representation(
             name,
             profile.representation_params.get(name),
@@ -83,9 +141,10 @@ def _features(args: argparse.Namespace) -> int:
 def _table3(args: argparse.Namespace) -> int:
     from coos_utils.benchmark.table3 import run_table3
     from coos_utils.book.context import setup_chapter
-    from coos_utils.features import make_representation
+    from coos_utils.features.registry import make_representation
     from coos_utils.results.store import write_table3
 
+    names = args.representations
     run = setup_chapter(
         "03_classifiers",
         args.data_dir,
@@ -101,7 +160,7 @@ def _table3(args: argparse.Namespace) -> int:
             n_jobs=args.n_jobs,
             progress=not args.quiet,
         )
-        for name in args.representations
+        for name in names or run.profile.representations
     ]
     result = run_table3(
         run.splits,
@@ -124,7 +183,7 @@ def _table3(args: argparse.Namespace) -> int:
 
 
 def _representation(name: str) -> str:
-    from coos_utils.features import REPRESENTATIONS
+    from coos_utils.features.registry import REPRESENTATIONS
 
     if name not in REPRESENTATIONS:
         raise argparse.ArgumentTypeError(f"choose from {', '.join(REPRESENTATIONS)}")
@@ -144,10 +203,10 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--representations",
         nargs="+",
-        default=["texture"],
+        default=None,
         metavar="NAME",
         type=_representation,
-        help="representations to use (default: texture)",
+        help="representations to use (default: the profile's)",
     )
 
 
@@ -171,6 +230,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--base-url", default=None, help="mirror of zenodo.org (for tests)")
     p.set_defaults(handler=_download)
 
+    p = sub.add_parser("weights", help="fetch pretrained weights (VGG16 on ImageNet)")
+    p.add_argument("name", choices=("vgg16",))
+    p.add_argument("--dest", type=Path, default=None, help="default: torch hub checkpoints")
+    p.add_argument("--url", default=None, help="mirror of the published file (for tests)")
+    p.set_defaults(handler=_weights)
+
     p = sub.add_parser("simulate", help="write the synthetic COOS-7 stand-in")
     p.add_argument("--scale", choices=("tiny", "small", "paper"), default="small")
     p.add_argument("--seed", type=int, default=0)
@@ -183,6 +248,48 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-html", action="store_true", help="run the chapters only")
     p.set_defaults(handler=_book)
+
+    p = sub.add_parser("run", help="run one chapter with papermill (same keys and results)")
+    p.add_argument("chapter", help="chapter name, e.g. 03_classifiers")
+    p.add_argument(
+        "-p",
+        "--parameters",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="a parameter, VALUE read as YAML (papermill's -p)",
+    )
+    p.add_argument(
+        "-r",
+        "--raw-parameters",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="a parameter kept as text (papermill's -r)",
+    )
+    p.add_argument(
+        "-f",
+        "--parameters-file",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="a YAML file of parameters (papermill's -f)",
+    )
+    p.add_argument("--output", type=Path, default=None, help="also copy the executed notebook here")
+    p.set_defaults(handler=_run)
+
+    p = sub.add_parser("params", help="print every chapter's parameters as a Markdown table")
+    p.set_defaults(handler=_params)
+
+    p = sub.add_parser("install-cells", help="point chapters' install cells at _config.yml's repo")
+    p.set_defaults(handler=_install_cells)
+
+    p = sub.add_parser("publish", help="unexecuted .ipynb chapters + requirements.txt for Colab")
+    p.add_argument("dest", type=Path, help="the built site, e.g. _build/html")
+    p.set_defaults(handler=_publish)
 
     p = sub.add_parser(
         "features", help="compute (or read from the cache) the features of every split"

@@ -151,3 +151,14 @@ def test_fit_table3_is_reproducible(
     first, _ = fit_table3(features, labels, seed=5, n_jobs=1, progress=False, **kwargs)
     second, _ = fit_table3(features, labels, seed=5, n_jobs=2, progress=False, **kwargs)
     pd.testing.assert_frame_equal(first, second)
+
+
+@pytest.mark.parametrize("name", ["smoke", "default", "paper"])
+def test_profiles_name_real_representations_and_methods(name: str) -> None:
+    from coos_utils.dg import ALGORITHMS
+    from coos_utils.features.registry import make_representation
+
+    profile = get_profile(name)
+    for rep in profile.representations:
+        make_representation(rep, profile.representation_params.get(rep), progress=False)
+    assert set(profile.dg["methods"]) == set(ALGORITHMS)

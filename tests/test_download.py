@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from coos_utils.data import download as dl
 from coos_utils.data import find_split
 from coos_utils.data.download import download
 from coos_utils.data.errors import CoosDataError
+from tests.http_server import ServedFiles, serve
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -29,17 +29,11 @@ TRAIN, TEST1, README = "COOS7_v1.1_training.hdf5", "COOS7_v1.1_test1.hdf5", "REA
 
 
 @dataclass
-class FakeZenodo:
-    """What the server serves and how it misbehaves; ``requests`` logs (path, Range header)."""
+class FakeZenodo(ServedFiles):
+    """A Zenodo record: ``files`` by name at their content URLs, plus the record's JSON."""
 
-    url: str = ""
-    files: dict[str, bytes] = field(default_factory=dict)
     record: bytes | None = None  # None: built from ``files`` (the modern Zenodo form)
     wrong_md5: set[str] = field(default_factory=set)  # listed with a wrong checksum
-    cut_once: set[str] = field(default_factory=set)  # first GET sends half, then hangs up
-    cut_always: set[str] = field(default_factory=set)  # every GET sends half of the rest
-    honour_range: bool = True
-    requests: list[tuple[str, str | None]] = field(default_factory=list)
 
     def content_url(self, name: str) -> str:
         return f"{self.url}/api/records/{RECORD}/files/{name}/content"
@@ -57,56 +51,18 @@ class FakeZenodo:
         ]
         return json.dumps({"id": RECORD, "files": entries}).encode()
 
+    def lookup(self, path: str) -> tuple[str, bytes, str] | None:
+        """The record at ``/api/records/<id>``; each file (keyed by name) at its content URL."""
+        if path == f"/api/records/{RECORD}":
+            return "record", self.record or self.record_json(), "application/json"
+        match = re.fullmatch(rf"/api/records/{RECORD}/files/([^/]+)/content", path)
+        if match and match[1] in self.files:
+            return match[1], self.files[match[1]], "application/octet-stream"
+        return None
+
     def file_requests(self, name: str) -> list[str | None]:
         """The Range headers of the GETs of ``name``."""
         return [rng for path, rng in self.requests if path.endswith(f"/{name}/content")]
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def log_message(self, format: str, *args: object) -> None:  # keep test output quiet
-        pass
-
-    def _send(self, status: int, body: bytes, **headers: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        for key, value in headers.items():
-            self.send_header(key.replace("_", "-"), value)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self) -> None:
-        fake = self.server.fake
-        rng = self.headers.get("Range")
-        fake.requests.append((self.path, rng))
-        if self.path == f"/api/records/{RECORD}":
-            self._send(200, fake.record or fake.record_json(), Content_Type="application/json")
-            return
-        match = re.fullmatch(rf"/api/records/{RECORD}/files/([^/]+)/content", self.path)
-        if not match or match[1] not in fake.files:
-            self._send(404, b"not found")
-            return
-        name, data = match[1], fake.files[match[1]]
-        start = int(re.fullmatch(r"bytes=(\d+)-", rng)[1]) if rng and fake.honour_range else 0
-        if start:
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        else:
-            self.send_response(200)
-        self.send_header("Content-Length", str(len(data) - start))
-        self.end_headers()
-        body = data[start:]
-        if name in fake.cut_once or name in fake.cut_always:
-            fake.cut_once.discard(name)
-            body = body[: len(body) // 2]  # promised more: the client sees a short read
-            self.close_connection = True
-        self.wfile.write(body)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeZenodo
 
 
 @pytest.fixture(autouse=True)
@@ -119,22 +75,14 @@ def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def fake() -> Iterator[FakeZenodo]:
     """A running server with a training file, a test file and a README (random bytes)."""
-    server = _Server(("127.0.0.1", 0), _Handler)
     rng = random.Random(0)
-    server.fake = FakeZenodo(
-        url=f"http://127.0.0.1:{server.server_address[1]}",
-        files={
-            TRAIN: rng.randbytes(300_000),
-            TEST1: rng.randbytes(200_001),
-            README: b"COOS-7 test record\n",
-        },
-    )
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    yield server.fake
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    files = {
+        TRAIN: rng.randbytes(300_000),
+        TEST1: rng.randbytes(200_001),
+        README: b"COOS-7 test record\n",
+    }
+    with serve(FakeZenodo(files=files)) as served:
+        yield served
 
 
 @pytest.fixture

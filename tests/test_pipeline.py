@@ -99,8 +99,8 @@ def test_smoke_book_builds_records_reruns_and_fails_cleanly(
     assert again.ran == [] and again.skipped == NAMES
     page = book_copy / "book" / "intro.md"
     page.write_text(page.read_text() + "\nAn added sentence.\n")
-    download = book_copy / "coos_utils" / "data" / "download.py"
-    download.write_text(download.read_text() + "\n# an edit no chapter imports\n")
+    unrelated = book_copy / "coos_utils" / "book" / "browser_check.py"
+    unrelated.write_text(unrelated.read_text() + "\n# an edit no chapter imports\n")
     again = build_book("smoke", data_dir=tiny_data, root=book_copy, html=False, log=lines.append)
     assert again.ran == []
 

@@ -117,7 +117,16 @@ class _FakeFeatures:
 
 
 def test_commands(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    common = ["--data-dir", str(data), "--cache-dir", str(tmp_path / "cache"), "--n-jobs", "1"]
+    common = [
+        "--data-dir",
+        str(data),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--n-jobs",
+        "1",
+        "--representations",
+        "texture",
+    ]
     assert main(["-q", "features", *common]) == 0
     printed = capsys.readouterr().out
     assert printed.count("(computed)") == 5 and "texture/texture train: 42 x 69" in printed

@@ -18,7 +18,7 @@ import pandas as pd
 from coos_utils.analysis.claims import TABLE_CLAIMS, Evidence, check_claims, verdicts
 from coos_utils.benchmark.table3 import load_splits, run_table3
 from coos_utils.data import CoosSplit
-from coos_utils.features import make_representation
+from coos_utils.features.registry import make_representation
 from coos_utils.profiles import Profile, default_data_root
 from coos_utils.synthetic import SimulationParams, ensure_synthetic
 

@@ -1,5 +1,7 @@
 """Open the rendered book in headless Chromium: every page loads, no image is broken, no
-JavaScript error is logged. Screenshots go to ``_build/screenshots/``.
+JavaScript error is logged, every table a chapter shows has a working link to its CSV file
+and the command that regenerates it, and every figure links to its files. Screenshots go to
+``_build/screenshots/``.
 
     python -m coos_utils.book.browser_check [_build/html]
 
@@ -29,6 +31,24 @@ BROKEN_IMAGES_JS = (
     "return Array.from(document.images)"
     ".filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src);"
 )
+
+TABLE_LINKS_JS = """
+const cells = el => el.closest('.cell_output');
+const tables = [...document.querySelectorAll('.cell_output table')].map(t => {
+  const cell = cells(t);
+  return {kind: 'table',
+          links: [...cell.querySelectorAll('a[href$=".csv"]')].map(a => a.href),
+          command: [...cell.querySelectorAll('code')]
+            .some(c => c.textContent.includes('coos run'))};
+});
+const figures = [...document.querySelectorAll('.cell_output img')].map(i => {
+  const cell = cells(i);
+  return {kind: 'figure',
+          links: [...cell.querySelectorAll('a[href$=".svg"], a[href$=".png"]')].map(a => a.href),
+          command: true};
+});
+return tables.concat(figures);
+"""
 
 
 @dataclass
@@ -107,6 +127,24 @@ def _driver():  # noqa: ANN202 - selenium is an optional dependency
     return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
 
 
+def link_problems(shown: list[dict]) -> list[str]:
+    """Tables without a CSV link or regeneration command, figures without file links, and
+    links that do not load."""
+    problems, seen = [], set()
+    for k, item in enumerate(shown):
+        if not item["links"]:
+            problems.append(f"{item['kind']} {k + 1} has no link to its file")
+        if not item["command"]:
+            problems.append(f"table {k + 1} has no `coos run` command under it")
+        for link in set(item["links"]) - seen:
+            seen.add(link)
+            try:
+                urllib.request.urlopen(link, timeout=10).close()
+            except urllib.error.URLError as exc:
+                problems.append(f"broken link {link}: {exc}")
+    return problems
+
+
 def check_book(html: Path, toc: Path, screenshots: Path) -> list[PageResult]:
     """Load every page of the book; return what was wrong with each."""
     screenshots.mkdir(parents=True, exist_ok=True)
@@ -128,6 +166,7 @@ def check_book(html: Path, toc: Path, screenshots: Path) -> list[PageResult]:
                 result.problems += [
                     f"broken image: {src}" for src in driver.execute_script(BROKEN_IMAGES_JS)
                 ]
+                result.problems += link_problems(driver.execute_script(TABLE_LINKS_JS))
                 result.screenshot = screenshots / (
                     page.replace("/", "__").removesuffix(".html") + ".png"
                 )

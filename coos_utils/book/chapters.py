@@ -23,7 +23,11 @@ class ChapterSpec:
 
 
 CHAPTERS: tuple[ChapterSpec, ...] = (
-    ChapterSpec("01_dataset", "The data set", writes=("table2.csv",)),
+    ChapterSpec(
+        "01_dataset",
+        "The data set",
+        writes=("table2.csv", "image_statistics_medians.csv", "metadata_overview.csv"),
+    ),
     ChapterSpec("02_features", "Learned representations", writes=("training/*.csv",)),
     ChapterSpec(
         "03_classifiers",
@@ -41,7 +45,7 @@ CHAPTERS: tuple[ChapterSpec, ...] = (
         "05_domain_generalization",
         "Domain generalisation",
         reads=("02_features",),
-        writes=("dg.csv", "similarity.csv"),
+        writes=("dg*.csv", "similarity.csv"),
     ),
 )
 BY_NAME = {c.name: c for c in CHAPTERS}

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from IPython.display import Markdown
 from matplotlib.figure import Figure
 
 from coos_utils.book.chapters import chapter
@@ -25,6 +26,9 @@ from coos_utils.reference import SPLIT_NAMES
 from coos_utils.results.paths import data_fingerprint, data_id, results_folder
 from coos_utils.results.provenance import provenance_line, record_run
 from coos_utils.results.store import save_figure, write_csv
+
+SITE_RESULTS = "../../results"
+"""Where a rendered chapter (``book/_generated/<name>.html``) finds the published results."""
 
 
 @dataclass
@@ -56,9 +60,27 @@ class ChapterRun:
         """The chapter's provenance line (Markdown), made from ``provenance.json``."""
         return provenance_line(self.record, self.profile.description)
 
-    def save_figure(self, fig: Figure, name: str) -> list[Path]:
-        """Write ``fig`` to ``figures/<name>.png`` and ``.svg`` in the results folder."""
-        return save_figure(fig, self.folder, name)
+    def site_link(self, path: Path) -> str:
+        """A Markdown link to a results file, as published beside the rendered chapter."""
+        relative = path.relative_to(self.folder.parent.parent).as_posix()
+        return f"[`{path.name}`]({SITE_RESULTS}/{relative})"
+
+    def regenerate_command(self) -> str:
+        """The one command that rebuilds this chapter's files on one's own data."""
+        command = f"coos run {self.name} -p profile {self.profile.name}"
+        if self.synthetic:
+            return command + f" -p seed {self.seed}"
+        return command + " -p data_dir /path/to/COOS7"
+
+    def table_note(self, *paths: Path) -> Markdown:
+        """Under a table: links to the CSV files it shows and the command that regenerates them."""
+        links = ", ".join(self.site_link(p) for p in paths)
+        return Markdown(f"CSV: {links}. Regenerate: `{self.regenerate_command()}`")
+
+    def save_figure(self, fig: Figure, name: str) -> Markdown:
+        """Write ``fig`` to ``figures/<name>.png`` and ``.svg``; return links to the files."""
+        paths = save_figure(fig, self.folder, name)
+        return Markdown("Figure files: " + ", ".join(self.site_link(p) for p in paths))
 
     def write_csv(self, frame: pd.DataFrame, name: str, index: bool = False) -> Path:
         """Write ``frame`` to ``<name>`` in the results folder (atomically)."""

@@ -27,7 +27,8 @@ import nbformat
 import papermill
 
 from coos_utils.atomic import atomic_path, atomic_write_text
-from coos_utils.book.chapters import BY_NAME, CHAPTERS, with_dependencies
+from coos_utils.book.chapters import BY_NAME, CHAPTERS, chapter, with_dependencies
+from coos_utils.book.parameters import chapter_parameters, check_given
 from coos_utils.codehash import code_hash, notebook_modules, package_dir
 from coos_utils.data import load_split
 from coos_utils.profiles import get_profile, resolve_data_dir
@@ -156,8 +157,17 @@ def execute_chapter(source: Path, layout: BookLayout, parameters: dict) -> None:
     failed.unlink(missing_ok=True)
 
 
+PUBLISHED = {".csv", ".json", ".png", ".svg"}
+
+
+def _not_published(folder: str, names: list[str]) -> list[str]:
+    return [n for n in names if Path(n).suffix and Path(n).suffix not in PUBLISHED]
+
+
 def build_html(layout: BookLayout) -> Path:
-    """Render the book with Jupyter Book into ``_build/html``, replacing it only on success."""
+    """Render the book with Jupyter Book into ``_build/html``, replacing it only on success;
+    the results folders are published beside it (``_build/html/results/``) for the links
+    under every table and figure."""
     with tempfile.TemporaryDirectory(dir=layout.root) as tmp:
         runner = "import sys; from jupyter_book.cli.main import main; sys.exit(main())"
         command = [sys.executable, "-c", runner, "build", str(layout.root), "--path-output", tmp]
@@ -168,10 +178,71 @@ def build_html(layout: BookLayout) -> Path:
                 "jupyter-book build failed; the previous book is left in place:\n"
                 + (result.stdout + result.stderr)[-4000:]
             )
+        if layout.results.is_dir():
+            shutil.copytree(layout.results, built / "results", ignore=_not_published)
         with atomic_path(layout.html, is_dir=True) as target:
             target.rmdir()
             shutil.move(str(built), target)
     return layout.html / "index.html"
+
+
+@dataclass(frozen=True)
+class DataContext:
+    """The data a build runs on: its folder, fingerprint and results folder."""
+
+    path: Path
+    fingerprint: str
+    folder: Path
+
+
+def data_context(
+    layout: BookLayout, profile: str, data_dir: str | Path | None, seed: int
+) -> DataContext:
+    """Resolve (or simulate) the data and name its results folder."""
+    get_profile(profile)
+    data = resolve_data_dir(data_dir, profile, seed, root=layout.synthetic_data).resolve()
+    splits = {split: load_split(data, split) for split in SPLIT_NAMES}
+    fingerprint = data_fingerprint(splits)
+    return DataContext(
+        data, fingerprint, layout.results / data_id(splits["train"], fingerprint) / profile
+    )
+
+
+def run_if_needed(
+    source: Path,
+    layout: BookLayout,
+    parameters: dict,
+    data: DataContext,
+    report: BuildReport,
+    log: Callable[[str], None] = print,
+) -> None:
+    """Execute one chapter unless its rerun key matches the last run's; record it in ``report``."""
+    name = source.stem
+    upstream = outputs_hash(data.folder, BY_NAME[name].reads)
+    code = chapter_code_hash(source, layout.root)
+    key = inputs_key(source, parameters, data.fingerprint, code, upstream)
+    if is_up_to_date(layout, name, key):
+        report.skipped.append(name)
+        log(f"  {name}: up to date, not rerun")
+        return
+    log(f"  {name}: running ...")
+    t0 = time.perf_counter()
+    execute_chapter(source, layout, parameters)
+    report.seconds[name] = time.perf_counter() - t0
+    stamp = {"key": key, "code": code, "upstream": upstream, **parameters}
+    atomic_write_text(_stamp_path(layout, name), json.dumps(stamp, default=str))
+    report.ran.append(name)
+    log(f"  {name}: done in {report.seconds[name]:.0f} s")
+
+
+def base_parameters(layout: BookLayout, profile: str, data: DataContext, seed: int) -> dict:
+    """The parameters every chapter gets from the pipeline."""
+    return {
+        "data_dir": str(data.path),
+        "profile": profile,
+        "seed": seed,
+        "results_dir": str(layout.results),
+    }
 
 
 def build_book(
@@ -188,42 +259,47 @@ def build_book(
     ``only`` restricts the run to those chapters and the chapters they read.
     """
     layout = BookLayout(Path(root).resolve())
-    get_profile(profile)
     start = time.perf_counter()
-    data = resolve_data_dir(data_dir, profile, seed, root=layout.synthetic_data).resolve()
-    splits = {split: load_split(data, split) for split in SPLIT_NAMES}
-    fingerprint = data_fingerprint(splits)
-    folder = layout.results / data_id(splits["train"], fingerprint) / profile
+    data = data_context(layout, profile, data_dir, seed)
+    parameters = base_parameters(layout, profile, data, seed)
     names = with_dependencies(only) if only else None
-    parameters = {
-        "data_dir": str(data),
-        "profile": profile,
-        "seed": seed,
-        "results_dir": str(layout.results),
-    }
-    log(f"profile {profile}, data {data}")
+    log(f"profile {profile}, data {data.path}")
     report = BuildReport()
     for source in chapter_sources(layout.root, names):
-        name = source.stem
-        upstream = outputs_hash(folder, BY_NAME[name].reads)
-        code = chapter_code_hash(source, layout.root)
-        key = inputs_key(source, parameters, fingerprint, code, upstream)
-        if is_up_to_date(layout, name, key):
-            report.skipped.append(name)
-            log(f"  {name}: up to date, not rerun")
-            continue
-        log(f"  {name}: running ...")
-        t0 = time.perf_counter()
-        execute_chapter(source, layout, parameters)
-        report.seconds[name] = time.perf_counter() - t0
-        stamp = {"key": key, "code": code, "upstream": upstream, **parameters}
-        atomic_write_text(_stamp_path(layout, name), json.dumps(stamp))
-        report.ran.append(name)
-        log(f"  {name}: done in {report.seconds[name]:.0f} s")
+        run_if_needed(source, layout, parameters, data, report, log)
     if html:
         t0 = time.perf_counter()
         log("rendering html with jupyter-book ...")
         report.html = build_html(layout)
         log(f"html built in {time.perf_counter() - t0:.0f} s: {report.html}")
     log(f"book finished in {time.perf_counter() - start:.0f} s")
+    return report
+
+
+def run_chapter(
+    name: str,
+    given: dict,
+    root: str | Path = ".",
+    output: str | Path | None = None,
+    log: Callable[[str], None] = print,
+) -> BuildReport:
+    """Run one chapter with papermill under the book's rerun keys and results folders.
+
+    ``given`` are papermill-style parameters, checked against the chapter's parameters cell
+    (:class:`~coos_utils.book.parameters.ParameterError` names a bad one). The executed
+    notebook is ``book/_generated/<name>.ipynb``, copied to ``output`` when given.
+    """
+    layout = BookLayout(Path(root).resolve())
+    (source,) = chapter_sources(layout.root, [chapter(name).name])
+    check_given(name, given, chapter_parameters(source))
+    profile, seed = given.get("profile", "default"), given.get("seed", 0)
+    data = data_context(layout, profile, given.get("data_dir"), seed)
+    parameters = {**base_parameters(layout, profile, data, seed), **given}
+    parameters["data_dir"] = str(data.path)
+    report = BuildReport()
+    run_if_needed(source, layout, parameters, data, report, log)
+    if output is not None:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(layout.generated / f"{name}.ipynb", output)
+        log(f"executed notebook copied to {output}")
     return report

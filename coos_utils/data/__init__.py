@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
 from pathlib import Path
 
 from coos_utils.data.errors import CoosDataError
@@ -25,6 +27,14 @@ def load_split(root: str | Path, split: str) -> CoosSplit:
     return read_tiff_split(location.parent, location.name)
 
 
+def dataset_fingerprint(splits: Mapping[str, CoosSplit]) -> str:
+    """One hash over the fingerprints of the given splits (by name, in sorted order)."""
+    digest = hashlib.sha256()
+    for name in sorted(splits):
+        digest.update(f"{name}:{splits[name].fingerprint()}".encode())
+    return digest.hexdigest()
+
+
 __all__ = [
     "Batch",
     "CoosDataError",
@@ -32,6 +42,7 @@ __all__ = [
     "Hdf5Images",
     "LazyImages",
     "TiffImages",
+    "dataset_fingerprint",
     "find_split",
     "load_split",
 ]

@@ -1,7 +1,8 @@
-"""Image representations behind one registry, and their features computed through the cache.
+"""Image representations and their features computed through the cache.
 
-Every representation is a :class:`~coos_utils.features.base.Representation` registered in
-:data:`REPRESENTATIONS` under its name. :func:`features_for` fits a learned representation
+Every representation is a :class:`~coos_utils.features.base.Representation`; the registry
+of them all (texture here, the CNNs in :mod:`coos_utils.models`) is
+:mod:`coos_utils.features.registry`. :func:`features_for` fits a learned representation
 on ``train`` (once, resumably, in a folder keyed by the code, the parameters and the
 training data), transforms every split and caches each (output, split) array under a key
 of the transformed split, the fitted-on data, the parameters and the code hash.
@@ -9,10 +10,9 @@ of the transformed split, the fitted-on data, the parameters and the code hash.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -21,28 +21,9 @@ from coos_utils.data.split import CoosSplit
 from coos_utils.features.base import DirectPredictor, Representation, check_outputs
 from coos_utils.features.cache import CacheEntry, cache_key, entry_path, read_entry, write_entry
 from coos_utils.features.texture import TextureFeatures, TextureRepresentation
-from coos_utils.registry import lookup
 
-REPRESENTATIONS: dict[str, type[Representation]] = {"texture": TextureRepresentation}
 PREDICTIONS = "predictions"
 """The cache output under which a direct predictor's class labels are stored."""
-
-
-def get_representation(name: str) -> type[Representation]:
-    """The registered representation class ``name``, or an error listing the known ones."""
-    return lookup(REPRESENTATIONS, name, "representation")
-
-
-def make_representation(name: str, params: Mapping[str, Any] | None = None, **execution: Any):
-    """An instance of representation ``name`` with ``params`` and execution settings."""
-    return get_representation(name)(**dict(params or {}), **execution)
-
-
-def make_representations(
-    names: Sequence[str], overrides: Mapping[str, Mapping[str, Any]], **execution: Any
-) -> list[Representation]:
-    """One instance per name, each with its ``overrides`` (a profile's parameters)."""
-    return [make_representation(name, overrides.get(name), **execution) for name in names]
 
 
 def default_cache_dir() -> Path:
@@ -139,7 +120,6 @@ def features_for(
 
 __all__ = [
     "PREDICTIONS",
-    "REPRESENTATIONS",
     "CacheEntry",
     "DirectPredictor",
     "Representation",
@@ -149,7 +129,4 @@ __all__ = [
     "default_cache_dir",
     "features_for",
     "fit_representation",
-    "get_representation",
-    "make_representation",
-    "make_representations",
 ]

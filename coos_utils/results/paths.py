@@ -6,17 +6,14 @@ import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 
-from coos_utils.data import CoosSplit
+from coos_utils.data import CoosSplit, dataset_fingerprint
 from coos_utils.reference import SPLIT_NAMES
 from coos_utils.synthetic import SimulationParams
 
 
 def data_fingerprint(splits: Mapping[str, CoosSplit]) -> str:
     """One hash over the fingerprints of the five splits."""
-    digest = hashlib.sha256()
-    for name in SPLIT_NAMES:
-        digest.update(f"{name}:{splits[name].fingerprint()}".encode())
-    return digest.hexdigest()
+    return dataset_fingerprint({name: splits[name] for name in SPLIT_NAMES})
 
 
 def data_id(train: CoosSplit, fingerprint: str) -> str:

@@ -1,0 +1,117 @@
+"""Chapter parameters: read from each notebook's ``parameters`` cell, given as papermill does.
+
+Each chapter declares its parameters once, in its cell tagged ``parameters``: one assignment a
+line with a trailing comment that explains it. :func:`chapter_parameters` reads them (name,
+default, meaning) so that the README table, the command line and the checks of given values
+all come from the notebooks themselves. Values given on the command line follow papermill's
+conventions: ``-p NAME VALUE`` (VALUE read as YAML: ``3``, ``0.5``, ``true``, ``null``,
+``[a, b]``), ``-r NAME VALUE`` (kept as text), ``-f FILE.yaml``.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jupytext
+import yaml
+
+from coos_utils.profiles import PROFILES
+
+
+class ParameterError(ValueError):
+    """A given parameter is unknown, of the wrong type or out of range (one-line message)."""
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One parameter of a chapter."""
+
+    name: str
+    default: Any
+    meaning: str
+
+    @property
+    def kind(self) -> str:
+        """The type a given value must have, in words (``any`` when the default is None)."""
+        return "any" if self.default is None else type(self.default).__name__
+
+
+def chapter_parameters(source: Path) -> list[Parameter]:
+    """The parameters declared in the ``parameters`` cell of the notebook ``source``."""
+    notebook = jupytext.read(source)
+    cells = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
+    if len(cells) != 1:
+        raise ParameterError(f"{source} has {len(cells)} cells tagged 'parameters', not one")
+    lines = cells[0].source.splitlines()
+    found = []
+    for node in ast.parse(cells[0].source).body:
+        if not (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)):
+            continue
+        line = lines[node.lineno - 1]
+        meaning = line.split("#", 1)[1].strip() if "#" in line else ""
+        found.append(Parameter(node.targets[0].id, ast.literal_eval(node.value), meaning))
+    return found
+
+
+def parse_given(
+    values: Sequence[tuple[str, str]] = (),
+    raw: Sequence[tuple[str, str]] = (),
+    files: Sequence[Path] = (),
+) -> dict[str, Any]:
+    """Parameters given as papermill does: YAML files first, then ``-p`` (YAML), ``-r`` (text)."""
+    given: dict[str, Any] = {}
+    for path in files:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ParameterError(f"cannot read parameters file {path}: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise ParameterError(f"parameters file {path} must hold a mapping of name: value")
+        given.update(loaded)
+    for name, text in values:
+        given[name] = yaml.safe_load(text)
+    given.update(dict(raw))
+    return given
+
+
+def _fits(value: Any, default: Any) -> bool:
+    if default is None or value is None:
+        return True
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(value, int | float)
+    return isinstance(value, type(default))
+
+
+def check_given(chapter: str, given: Mapping[str, Any], declared: Iterable[Parameter]) -> None:
+    """Raise :class:`ParameterError` naming the first unknown, mistyped or invalid parameter."""
+    by_name = {p.name: p for p in declared}
+    for name, value in given.items():
+        if name not in by_name:
+            raise ParameterError(
+                f"chapter {chapter} has no parameter {name!r}; it has {', '.join(by_name)}"
+            )
+        parameter = by_name[name]
+        if not _fits(value, parameter.default):
+            raise ParameterError(
+                f"parameter {name!r} of chapter {chapter} takes a {parameter.kind} "
+                f"({parameter.meaning}), not {value!r}"
+            )
+    if "profile" in given and given["profile"] not in PROFILES:
+        raise ParameterError(
+            f"unknown profile {given['profile']!r}; choose one of {', '.join(PROFILES)}"
+        )
+
+
+def parameters_markdown(sources: Sequence[Path]) -> str:
+    """One Markdown table of every chapter's parameters: chapter, name, default, meaning."""
+    rows = ["| chapter | parameter | default | meaning |", "| --- | --- | --- | --- |"]
+    for source in sources:
+        for p in chapter_parameters(source):
+            rows.append(f"| `{source.stem}` | `{p.name}` | `{p.default!r}` | {p.meaning} |")
+    return "\n".join(rows)

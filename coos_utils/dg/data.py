@@ -1,0 +1,95 @@
+"""Training data for the DG trials: network input, the held-out validation part, domain batches.
+
+* :func:`to_input`, :func:`augment`, :func:`centre_crop` -- DeepLoc's input pipeline
+  (``coos_utils.models.deeploc``): each channel of each image stretched between its own
+  0.1th and 99.9th percentiles; training on random 60 x 60 crops with random flips and
+  90-degree rotations; prediction on the centre 60 x 60 crop (DeepLoc averages five crops;
+  one keeps the CPU profiles affordable).
+* :func:`holdout` -- the training-domain validation set: a held-out 20% of ``train``,
+  stratified by class and plate, fixed by the seed (DomainBed's training-domain validation).
+* :class:`DomainBatches` -- an endless stream of one minibatch per plate.
+* :func:`evaluation_rows` -- a fixed, class-stratified subset of a split for quick profiles.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.model_selection import train_test_split
+
+from coos_utils.models.augment import five_crops, random_crop, random_dihedral
+from coos_utils.models.deeploc import CROP, stretch
+
+
+def to_input(images: np.ndarray) -> torch.Tensor:
+    """(N, C, H, W) raw images -> float32 tensor, stretched per image and channel."""
+    return stretch(torch.as_tensor(np.asarray(images, dtype=np.float32)))
+
+
+def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """A random 60 x 60 crop and one of the 8 flips/rotations of each image."""
+    return random_dihedral(random_crop(x, CROP, generator), generator)
+
+
+def centre_crop(x: torch.Tensor) -> torch.Tensor:
+    """The centre 60 x 60 window of each image."""
+    return five_crops(x, CROP)[0]
+
+
+def holdout(
+    labels: np.ndarray, groups: np.ndarray | None, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(fit rows, validation rows): ``fraction`` of the rows, stratified by class and group.
+
+    Strata too small to be split (a class with one image on a plate) are stratified by
+    class only.
+    """
+    rows = np.arange(len(labels))
+    strata = labels.astype(str)
+    if groups is not None:
+        combined = np.char.add(np.char.add(strata, "|"), np.asarray(groups).astype(str))
+        _, counts = np.unique(combined, return_counts=True)
+        if counts.min() >= 2:
+            strata = combined
+    fit, val = train_test_split(rows, test_size=fraction, random_state=seed, stratify=strata)
+    return np.sort(fit), np.sort(val)
+
+
+class DomainBatches:
+    """Endless minibatches: ``per_domain`` row indices from each domain, every step.
+
+    Each domain's rows are visited in a fresh random order each pass (sampling without
+    replacement within a pass), from a generator fixed by ``seed``.
+    """
+
+    def __init__(self, domains: np.ndarray, batch_size: int, seed: int) -> None:
+        self.names, inverse = np.unique(domains, return_inverse=True)
+        self._rows = [np.flatnonzero(inverse == k) for k in range(len(self.names))]
+        self.per_domain = max(2, batch_size // len(self.names))
+        self._rng = np.random.default_rng(seed)
+        self._queues = [np.empty(0, dtype=np.int64) for _ in self._rows]
+
+    def __iter__(self) -> DomainBatches:
+        return self
+
+    def __next__(self) -> list[np.ndarray]:
+        batch = []
+        for k, rows in enumerate(self._rows):
+            while len(self._queues[k]) < self.per_domain:
+                self._queues[k] = np.concatenate([self._queues[k], self._rng.permutation(rows)])
+            batch.append(np.sort(self._queues[k][: self.per_domain]))
+            self._queues[k] = self._queues[k][self.per_domain :]
+        return batch
+
+
+def evaluation_rows(labels: np.ndarray, max_images: int | None, seed: int = 0) -> np.ndarray:
+    """All rows, or a class-stratified random subset of ``max_images`` of them (sorted).
+
+    The subset depends on ``seed`` only (not on the trial), so every method and seed of a
+    sweep is scored on the same images.
+    """
+    rows = np.arange(len(labels))
+    if max_images is None or max_images >= len(labels):
+        return rows
+    chosen, _ = train_test_split(rows, train_size=max_images, random_state=seed, stratify=labels)
+    return np.sort(chosen)

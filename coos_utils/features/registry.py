@@ -1,0 +1,43 @@
+"""Every representation by name: texture features and the three CNNs of Table 3.
+
+Kept apart from :mod:`coos_utils.features` because the CNN representations (in
+:mod:`coos_utils.models`) build on the protocol that package defines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from coos_utils.features.base import Representation
+from coos_utils.features.texture import TextureRepresentation
+from coos_utils.models.deeploc import DeepLocRepresentation
+from coos_utils.models.pci import PciRepresentation
+from coos_utils.models.vgg import Vgg16Representation
+from coos_utils.registry import lookup
+
+REPRESENTATIONS: dict[str, type[Representation]] = {
+    "texture": TextureRepresentation,
+    "deeploc": DeepLocRepresentation,
+    "vgg16": Vgg16Representation,
+    "pci": PciRepresentation,
+}
+
+
+def get_representation(name: str) -> type[Representation]:
+    """The registered representation class ``name``, or an error listing the known ones."""
+    return lookup(REPRESENTATIONS, name, "representation")
+
+
+def make_representation(
+    name: str, params: Mapping[str, Any] | None = None, **execution: Any
+) -> Representation:
+    """An instance of representation ``name`` with ``params`` and execution settings."""
+    return get_representation(name)(**dict(params or {}), **execution)
+
+
+def make_representations(
+    names: Sequence[str], overrides: Mapping[str, Mapping[str, Any]], **execution: Any
+) -> list[Representation]:
+    """One instance per name, each with its ``overrides`` (a profile's parameters)."""
+    return [make_representation(name, overrides.get(name), **execution) for name in names]

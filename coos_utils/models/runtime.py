@@ -1,0 +1,85 @@
+"""Where and how the networks run: device, seeds, mixed precision, memory layout, CPU threads.
+
+The same code runs on CPU (tests, laptops) and CUDA (the ``paper`` profile). Speed-ups that
+only pay off on a GPU -- bf16 autocast and ``channels_last`` tensors -- are switched on only
+there; on CPU everything runs in float32 and, with a fixed seed, gives identical results from
+run to run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    """``None`` -> CUDA when present, else CPU; ``"cpu"``/``"cuda"``/``"cuda:N"`` honoured.
+
+    Asking for CUDA where there is none is an error, not a silent fallback to CPU.
+    """
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    resolved = torch.device(device)
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(
+            f"device {str(device)!r} was asked for, but this torch ({torch.__version__}) sees "
+            "no CUDA GPU; use device='cpu' or device=None (picks CUDA when present)"
+        )
+    if resolved.type not in ("cpu", "cuda"):
+        raise ValueError(f"unsupported device {str(device)!r}; use 'cpu' or 'cuda'")
+    return resolved
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (CPU and CUDA), and ask cuDNN for deterministic kernels.
+
+    On CPU this makes training bit-for-bit repeatable. On CUDA, cuDNN's deterministic
+    convolutions cost little; ops without a deterministic CUDA kernel (e.g. the backward of
+    nearest-neighbour upsampling) may still differ in the last bits between runs.
+    """
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+
+
+def autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA (tensor cores, no loss scaling needed); nothing on CPU."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def memory_format(device: torch.device) -> torch.memory_format:
+    """``channels_last`` on CUDA (faster convolutions with tensor cores), contiguous on CPU."""
+    return torch.channels_last if device.type == "cuda" else torch.contiguous_format
+
+
+def prepare_module(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """Move ``module`` to ``device`` in the memory layout that suits it."""
+    return module.to(device=device, memory_format=memory_format(device))
+
+
+def prepare_input(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Move a batch to ``device`` as float32 in the memory layout that suits it."""
+    return x.to(device=device, dtype=torch.float32, memory_format=memory_format(device))
+
+
+@contextlib.contextmanager
+def cpu_threads(n_jobs: int | None) -> Iterator[None]:
+    """Use ``n_jobs`` torch CPU threads inside the block (-1 or None: leave torch's choice)."""
+    if n_jobs is None or n_jobs < 0:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, min(n_jobs, os.cpu_count() or 1)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
