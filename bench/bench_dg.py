@@ -7,7 +7,7 @@ timed; the median of the others is reported. TestTimeBN trains exactly like ERM 
 cost is one forward pass over each test set, at evaluation).
 
     python bench/bench_dg.py                       # default-profile width and full width
-    python bench/bench_dg.py --configs 0.125:32    # one configuration (width:batch)
+    python bench/bench_dg.py --configs 0.125:32 --threads 1   # one configuration (width:batch)
 """
 
 from __future__ import annotations
@@ -69,6 +69,12 @@ def main() -> None:
         help="width:batch pairs (default: the default profile's and the paper's)",
     )
     parser.add_argument("--device", default=None, help="cpu, cuda or None (CUDA when present)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (1 is steadiest on a busy machine)",
+    )
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument(
         "--repeats",
@@ -78,6 +84,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     device = resolve_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
     for config in args.configs:
         width, batch = float(config.split(":")[0]), int(config.split(":")[1])

@@ -58,6 +58,7 @@ def _data_folders(layout: BookLayout) -> list[Path]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)
 def test_smoke_book_builds_records_reruns_and_fails_cleanly(
     book_copy: Path, tiny_data: Path
 ) -> None:

@@ -215,7 +215,7 @@ def test_texture_classifier_shows_the_papers_pattern(splits: dict) -> None:
 def test_plot_examples_shows_classes_and_source(splits: dict) -> None:
     import matplotlib.pyplot as plt
 
-    from coos_utils.figures import plot_examples
+    from coos_utils.presentation.figures import plot_examples
 
     chosen = {n: splits[n] for n in ("train", "test3", "test4")}
     fig = plot_examples(chosen, per_class=2, seed=1)

@@ -4,6 +4,10 @@ A trial opens every split through a :class:`SplitGuard`. It starts in the ``sele
 in which only ``train`` may be opened (training, validation and checkpoint selection all
 happen inside ``train``). :meth:`SplitGuard.finalise` ends selection for good; only then can
 test splits be opened, for the final evaluation. Every opening is logged with its phase.
+
+The one other look at the test splits is the data fingerprint in a trial's id (a hash of
+their labels, metadata and 64 sampled images, so that changed data give new trials); it
+identifies the data and informs no choice.
 """
 
 from __future__ import annotations
