@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from coos_utils.dg.ablation import ablation_data, run_ablation
-from coos_utils.dg.trial import TEST_SPLITS
+from coos_utils.reference import TEST_SPLITS
 
 SETTINGS = {
     "steps": 2,

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import matplotlib
+import pandas as pd
+
+from coos_utils.dg.plots import plot_ablation, plot_methods, plot_shift_vs_error
+from coos_utils.reference import TEST_SPLITS
 
 matplotlib.use("Agg")
-
-import pandas as pd  # noqa: E402
-
-from coos_utils.dg.plots import plot_ablation, plot_methods, plot_shift_vs_error  # noqa: E402
-from coos_utils.dg.trial import TEST_SPLITS  # noqa: E402
 
 
 def _summary() -> pd.DataFrame:

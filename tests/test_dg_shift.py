@@ -14,7 +14,7 @@ from coos_utils.dg.shift import (
     relate_to_error,
     shift_table,
 )
-from coos_utils.dg.trial import TEST_SPLITS
+from coos_utils.reference import TEST_SPLITS
 
 
 def test_mmd_is_zero_for_identical_samples_and_grows_with_shift() -> None:

@@ -14,7 +14,8 @@ import pytest
 from coos_utils.dg.shift import selected_features
 from coos_utils.dg.summary import compare_to_erm, select_draws, summarise, t_interval
 from coos_utils.dg.sweep import TRIALS_FOLDER, make_sweep, pending, run_search, run_sweep
-from coos_utils.dg.trial import TEST_SPLITS, trial_folder
+from coos_utils.dg.trial import trial_folder
+from coos_utils.reference import TEST_SPLITS
 
 TINY = {
     "steps": 2,

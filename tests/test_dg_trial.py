@@ -12,7 +12,8 @@ import pytest
 
 from coos_utils.data import CoosSplit, load_split
 from coos_utils.dg.guard import EVALUATE, SELECT, SplitAccessError, SplitGuard
-from coos_utils.dg.trial import TEST_SPLITS, TrialSpec, run_trial, trial_folder
+from coos_utils.dg.trial import TrialSpec, run_trial, trial_folder
+from coos_utils.reference import TEST_SPLITS
 
 TINY = {"steps": 3, "batch_size": 16, "eval_every": 2, "max_eval_images": 40}
 

@@ -23,7 +23,12 @@ TestTimeBN     peer   ERM, then batch-norm statistics re-estimated on each test 
 =============  =====  ==========================================================================
 
 \\* The white-blood-cell seed (Umer et al. 2023) handles class imbalance with two losses that
-our copy of it does not name; these two are well-established choices of ours.
+our copy of it does not name; these two are well-established choices of ours. They attack
+imbalance from the two usual sides and change only the loss (no sampler), so they combine
+with the per-plate batches: the focal loss down-weights images that are already easy, whatever
+their class, which needs no class counts and so also copes with plates whose class mix
+differs from the whole; class-balanced cross-entropy re-weights classes by the training
+counts, with ``cb_beta`` moving between no re-weighting (0) and inverse frequency (-> 1).
 """
 
 from __future__ import annotations

@@ -7,8 +7,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from coos_utils.dg.trial import TEST_SPLITS
-from coos_utils.reference import paper_table3
+from coos_utils.reference import TEST_SPLITS, paper_table3
 
 METRIC_LABELS = {"balanced_error": "balanced error (%)", "macro_f1": "macro F1 (%)"}
 

@@ -44,7 +44,8 @@ from coos_utils.dg.backbones import build_backbone
 from coos_utils.dg.data import centre_crop, evaluation_rows, holdout, to_input
 from coos_utils.dg.summary import select_draws
 from coos_utils.dg.sweep import TRIALS_FOLDER
-from coos_utils.dg.trial import TEST_SPLITS, TrialSpec
+from coos_utils.dg.trial import TrialSpec
+from coos_utils.reference import TEST_SPLITS
 
 SIMILARITY_COLUMNS = ["split", "measure", "value"]
 
