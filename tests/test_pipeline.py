@@ -41,16 +41,19 @@ def test_a_declared_chapter_without_notebook_is_an_error(tmp_path: Path) -> None
         chapter_sources(tmp_path)
 
 
-@pytest.fixture(scope="module")
-def book_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def _copy_book(root: Path) -> Path:
     """The book with its own copy of the package (chapters import it from their folder)."""
-    root = tmp_path_factory.mktemp("book")
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(ROOT / name, root / name)
     ignore = shutil.ignore_patterns("_generated", "__pycache__")
     for folder in ("notebooks", "book", "coos_utils"):
         shutil.copytree(ROOT / folder, root / folder, ignore=ignore)
     return root
+
+
+@pytest.fixture
+def book_copy(tmp_path: Path) -> Path:
+    return _copy_book(tmp_path)
 
 
 def _data_folders(layout: BookLayout) -> list[Path]:
