@@ -65,7 +65,10 @@ def test_every_claim_is_checked_once() -> None:
 
 def test_table_claims_on_the_papers_table() -> None:
     checks = {c.claim: c for c in check_claims(Evidence(paper_table3()), TABLE_CLAIMS)}
-    assert checks["1"].verdict is Verdict.HOLDS and "2.1 times as high" in checks["1"].sentence
+    assert (
+        checks["1"].verdict is Verdict.HOLDS
+        and "10.5% on test3 (2.31 times as high)" in checks["1"].sentence
+    )
     assert checks["2"].verdict is Verdict.HOLDS
     assert checks["3a"].verdict is Verdict.HOLDS
     assert checks["3b"].verdict is Verdict.HOLDS and checks["3c"].verdict is Verdict.HOLDS
@@ -82,8 +85,12 @@ def test_claim1_and_3b_follow_the_numbers() -> None:
     )
     one = CLAIMS["1"](Evidence(table))
     assert one.verdict is Verdict.HOLDS
-    assert "9.0% on test1/test2 and 21.0% on test3/test4" in one.sentence
+    assert "9.0% on test1/test2, 21.0% on test3 (2.33 times as high)" in one.sentence
     assert "threshold 1.5" in one.sentence
+    sharp_on_test4_only = table.assign(test3=[11, 13, 6])
+    one = CLAIMS["1"](Evidence(sharp_on_test4_only))
+    assert one.verdict is Verdict.FAILS and "3 of 3 do worse on both shifted sets" in one.sentence
+    assert "10.0% on test3 (1.11 times as high), 21.0% on test4 (2.33" in one.sentence
     three_b = CLAIMS["3b"](Evidence(table))
     assert three_b.verdict is Verdict.PARTLY and "only the direction" in three_b.sentence
     table.loc[1, ["test3", "test4"]] = [11, 40]

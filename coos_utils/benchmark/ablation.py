@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from coos_utils.analysis.claims import TABLE_CLAIMS, Evidence, check_claims, verdicts
+from coos_utils.analysis.claims import TABLE_CLAIMS, Evidence, Verdict, check_claims, verdicts
 from coos_utils.benchmark.table3 import load_splits, run_table3
 from coos_utils.data import CoosSplit
 from coos_utils.features.registry import make_representation
@@ -48,7 +48,8 @@ def drift_ablation(
     n_jobs: int | None = -1,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rows of ``representation`` x ``models`` from ``table`` beside the same rows on the
-    drifts-off data, and the table claims' verdicts on each (claim x data)."""
+    drifts-off data, and the table claims' verdicts on each (claim x data; claims that these
+    rows cannot inform on either data are left out)."""
     rep = make_representation(
         representation,
         profile.representation_params.get(representation),
@@ -80,4 +81,21 @@ def drift_ablation(
         axis=1,
     )
     claims.index.name = "claim"
-    return both, claims.reset_index()
+    informed = (claims != str(Verdict.UNCHECKABLE)).any(axis=1)
+    return both, claims[informed].reset_index()
+
+
+def ablation_summary(both: pd.DataFrame) -> str:
+    """One sentence per row: how its test3 error moved when the drifts were switched off,
+    with its test1/test2 errors for scale and its test4 error, which these drifts leave alone."""
+    on = both[both["data"] == AS_SIMULATED].set_index(["features", "model"])
+    off = both[both["data"] == DRIFTS_SWITCHED_OFF].set_index(["features", "model"])
+    lines = []
+    for key in on.index.intersection(off.index):
+        a, b = on.loc[key], off.loc[key]
+        lines.append(
+            f"- {key[0]} + {key[1]}: test3 {a['test3']:.1f}% as simulated, {b['test3']:.1f}% "
+            f"with the drifts off (test1 {b['test1']:.1f}%, test2 {b['test2']:.1f}%); "
+            f"test4 {a['test4']:.1f}% and {b['test4']:.1f}%."
+        )
+    return "\n".join(lines)
