@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from coos_utils.dg.ablation import ablation_data, run_ablation
+import pandas as pd
+
+from coos_utils.dg.ablation import (
+    ablation_data,
+    ablation_findings,
+    against_seed_range,
+    run_ablation,
+)
 from coos_utils.reference import TEST_SPLITS
 
 SETTINGS = {
@@ -43,3 +50,30 @@ def test_ablation_regenerates_once_and_reports_changes(tiny_data: Path, tmp_path
     stamps = [p.stat().st_mtime_ns for p in ablated]
     ablation_data(root, "tiny", 0, ["test4_microscope"])  # cached: nothing is rewritten
     assert [p.stat().st_mtime_ns for p in ablated] == stamps
+
+
+def _changes(seed_spread: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    ablation = pd.DataFrame(
+        [
+            ("none", "ERM", "test3", "balanced_error", 0.0),
+            ("test3_drift", "ERM", "test3", "balanced_error", -7.1),
+            ("test3_drift", "ERM", "test4", "balanced_error", 1.1),
+        ],
+        columns=["switch", "method", "split", "metric", "change"],
+    )
+    ranges = pd.DataFrame(
+        [("ERM", split, "balanced_error", seed_spread) for split in ("test3", "test4")],
+        columns=["method", "split", "metric", "seed_range"],
+    )
+    return ablation, ranges
+
+
+def test_changes_are_read_against_the_seed_range() -> None:
+    table = against_seed_range(*_changes(2.0))
+    assert table["beyond_seed_range"].tolist() == [False, True, False]
+    assert ablation_findings(table) == "- test3_drift off, ERM: test3 -7.1."
+    quiet = against_seed_range(*_changes(8.0))
+    assert "no test set moved by more than the seed range" in ablation_findings(quiet)
+    single = against_seed_range(*_changes(float("nan")))
+    assert not single["beyond_seed_range"].any()
+    assert "one seed" in ablation_findings(single)

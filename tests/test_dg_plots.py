@@ -36,3 +36,6 @@ def test_figures() -> None:
     ablation = summary.assign(switch="test4_microscope", change=-1.0)
     ablation = pd.concat([summary.assign(switch="none", change=0.0), ablation])
     assert len(plot_ablation(ablation, "t").axes) == 3  # two methods and the colour bar
+    ablation["beyond_seed_range"] = ablation["split"] == "test4"
+    texts = [t.get_text() for t in plot_ablation(ablation, "t").axes[0].texts]
+    assert texts == ["(-1.0)", "(-1.0)", "(-1.0)", "-1.0"]

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from coos_utils.dg.shift import selected_features
-from coos_utils.dg.summary import compare_to_erm, select_draws, summarise, t_interval
+from coos_utils.dg.summary import compare_to_erm, seed_range, select_draws, summarise, t_interval
 from coos_utils.dg.sweep import TRIALS_FOLDER, make_sweep, pending, run_search, run_sweep
 from coos_utils.dg.trial import trial_folder
 from coos_utils.reference import TEST_SPLITS
@@ -97,6 +97,17 @@ def test_selection_uses_validation_never_test() -> None:
     summary = summarise(records)
     assert set(summary["mean"]) == {31.0}
     assert (summary["seeds"] == 3).all()
+
+
+def test_seed_range_is_over_the_chosen_draws_seeds() -> None:
+    rows = [("ERM", 0, seed, "validation", 1.0) for seed in (0, 1, 2)]
+    rows += [("ERM", 1, seed, "validation", 9.0) for seed in (0, 1, 2)]
+    rows += [("ERM", 0, seed, "test3", 10.0 + 2 * seed) for seed in (0, 1, 2)]
+    rows += [("ERM", 1, seed, "test3", 50.0 * seed) for seed in (0, 1, 2)]  # not chosen
+    rows += [("CORAL", 0, 0, "validation", 1.0), ("CORAL", 0, 0, "test3", 7.0)]
+    table = seed_range(_records(rows)).set_index("method")
+    assert table.loc["ERM", "seed_range"] == 4.0 and table.loc["ERM", "seeds"] == 3
+    assert np.isnan(table.loc["CORAL", "seed_range"])  # one seed: no spread
 
 
 def test_selection_compares_draws_on_their_shared_seeds_only() -> None:

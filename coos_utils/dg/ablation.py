@@ -90,3 +90,38 @@ def run_ablation(
     table = table[["switch", *table.columns.drop("switch")]]
     atomic_write_text(Path(out_dir) / "ablation.csv", table.to_csv(index=False))
     return table
+
+
+def against_seed_range(ablation: pd.DataFrame, ranges: pd.DataFrame) -> pd.DataFrame:
+    """``ablation`` with the main sweep's ``seed_range`` (from
+    :func:`~coos_utils.dg.summary.seed_range`) and ``beyond_seed_range``: the change is larger
+    than the spread between seeds of the same method and split, so it is not plain seed noise.
+    Where the sweep had one seed there is no spread to compare with: NaN range, False.
+
+    A heuristic, not a test: it ignores the noise of redrawing the data."""
+    keys = ["method", "split", "metric"]
+    table = ablation.drop(columns=["seed_range", "beyond_seed_range"], errors="ignore")
+    table = table.merge(ranges[[*keys, "seed_range"]], on=keys, how="left")
+    table["beyond_seed_range"] = table["change"].abs() > table["seed_range"]
+    return table
+
+
+def ablation_findings(ablation: pd.DataFrame, metric: str = "balanced_error") -> str:
+    """One Markdown line per switched-off shift and method: the test sets whose error moved
+    by more than the seed range, with the change; or that none did."""
+    rows = ablation[(ablation["metric"] == metric) & (ablation["switch"] != BASELINE)]
+    if rows["seed_range"].isna().all():
+        return (
+            "The main sweep ran one seed, so there is no seed-to-seed spread to tell a real "
+            "change from noise: read every change below as unconfirmed."
+        )
+    lines = []
+    for (switch, method), group in rows.groupby(["switch", "method"], sort=False):
+        moved = group[group["beyond_seed_range"]]
+        found = ", ".join(f"{r.split} {r.change:+.1f}" for r in moved.itertuples())
+        lines.append(
+            f"- {switch} off, {method}: "
+            + (found if found else "no test set moved by more than the seed range")
+            + "."
+        )
+    return "\n".join(lines)

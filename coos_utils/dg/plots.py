@@ -39,11 +39,10 @@ def plot_methods(summary: pd.DataFrame, title: str, metric: str = "balanced_erro
                 )
     if metric == "balanced_error":
         paper = paper_table3().set_index(["features", "model"]).loc[("DeepLoc", "End-to-End")]
-        ax.scatter(
-            x,
+        ax.hlines(
             paper[list(TEST_SPLITS)].to_numpy(float),
-            marker="_",
-            s=2500,
+            x - 0.45,
+            x + 0.45,
             lw=2,
             color="tab:grey",
             zorder=1,
@@ -103,7 +102,9 @@ def plot_shift_vs_error(
 
 def plot_ablation(ablation: pd.DataFrame, title: str, metric: str = "balanced_error") -> Figure:
     """Per method, a heat map of the change in error (shift off minus all shifts on) for
-    each switched-off shift (rows) and test set (columns); blue: the shift was costing."""
+    each switched-off shift (rows) and test set (columns); blue: the shift was costing.
+    With a ``beyond_seed_range`` column, changes within the seed range are written in
+    parentheses."""
     rows = ablation[(ablation["metric"] == metric) & (ablation["switch"] != "none")]
     methods = list(dict.fromkeys(rows["method"]))
     switches = list(dict.fromkeys(rows["switch"]))
@@ -113,14 +114,25 @@ def plot_ablation(ablation: pd.DataFrame, title: str, metric: str = "balanced_er
         .reindex(index=switches, columns=list(TEST_SPLITS))
         for m in methods
     }
+    if "beyond_seed_range" not in rows:
+        rows = rows.assign(beyond_seed_range=True)
+    beyond = {
+        m: rows[rows["method"] == m]
+        .pivot(index="switch", columns="split", values="beyond_seed_range")
+        .reindex(index=switches, columns=list(TEST_SPLITS))
+        .eq(True)
+        for m in methods
+    }
     limit = max(float(np.nanmax(np.abs(g.to_numpy()))) for g in grids.values()) or 1.0
     fig, axes = plt.subplots(
         1, len(methods), figsize=(4.2 * len(methods), 0.45 * len(switches) + 1.6), squeeze=False
     )
     for k, (ax, (method, grid)) in enumerate(zip(axes[0], grids.items(), strict=True)):
         image = ax.imshow(grid.to_numpy(float), cmap="RdBu_r", vmin=-limit, vmax=limit)
+        real = beyond[method].to_numpy()
         for (i, j), value in np.ndenumerate(grid.to_numpy(float)):
-            ax.text(j, i, f"{value:+.1f}", ha="center", va="center", fontsize="x-small")
+            text = f"{value:+.1f}" if real[i, j] else f"({value:+.1f})"
+            ax.text(j, i, text, ha="center", va="center", fontsize="x-small")
         ax.set_xticks(range(len(TEST_SPLITS)), TEST_SPLITS)
         ax.set_yticks(range(len(switches)), switches if k == 0 else [])
         ax.set_title(method)

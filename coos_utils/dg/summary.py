@@ -83,6 +83,18 @@ def summarise(
     return summary
 
 
+def seed_range(records: pd.DataFrame) -> pd.DataFrame:
+    """Per method, split and metric: the range (max - min) of the chosen draw's test scores
+    over its seeds (method, split, metric, seed_range, seeds); NaN with a single seed."""
+    chosen = select_draws(records)
+    picked = records.merge(chosen[["method", "hparams_seed"]], on=["method", "hparams_seed"])
+    test = picked[picked["split"] != "validation"]
+    grouped = test.groupby(["method", "split", "metric"], sort=False)["value"]
+    table = grouped.agg(seed_range=lambda v: v.max() - v.min(), seeds="count").reset_index()
+    table.loc[table["seeds"] < 2, "seed_range"] = np.nan
+    return table
+
+
 def compare_to_erm(
     summary: pd.DataFrame, baseline: str = "ERM", out_dir: str | Path | None = None
 ) -> pd.DataFrame:

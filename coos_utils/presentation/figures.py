@@ -22,6 +22,7 @@ SHORT_NAMES = {c.name: c.short for c in CLASSES}
 
 PROTEIN_RGB = np.array([0.1, 1.0, 0.1], dtype=np.float32)
 NUCLEUS_RGB = np.array([0.85, 0.0, 0.85], dtype=np.float32)
+PANELS_PER_ROW = 4
 
 
 def stretch(channel: np.ndarray, low: float = 0.5, high: float = 99.8) -> np.ndarray:
@@ -86,20 +87,30 @@ def plot_examples(
     return fig
 
 
+def panel_grid(
+    n: int, width: float, height: float, sharey: bool = True, per_row: int = PANELS_PER_ROW
+) -> tuple[Figure, list]:
+    """A figure with ``n`` panels of ``width`` x ``height`` inches, in rows of at most
+    ``per_row`` (so a long figure stays readable on a book page); the axes row by row,
+    unused places hidden. The first panel of each row is the one to label the y axis on."""
+    ncols = min(n, per_row)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(width * ncols + 1, height * nrows), squeeze=False, sharey=sharey
+    )
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat[:n])
+
+
 def plot_errors(table: pd.DataFrame, title: str) -> Figure:
     """Bars of our balanced error per split and model (95% bootstrap interval as error bars),
     one panel per representation; black ticks mark the paper's value where it has one."""
     splits = [s for s in SPLIT_NAMES if s in table.columns]
     paper = paper_table3().set_index(["features", "model"])
     representations = list(dict.fromkeys(table["features"]))
-    fig, axes = plt.subplots(
-        1,
-        len(representations),
-        figsize=(4.5 * len(representations) + 1, 3.6),
-        squeeze=False,
-        sharey=True,
-    )
-    for ax, features in zip(axes[0], representations, strict=True):
+    fig, axes = panel_grid(len(representations), 4.5, 3.6)
+    for ax, features in zip(axes, representations, strict=True):
         rows = table[table["features"] == features].reset_index(drop=True)
         width = 0.8 / len(rows)
         x = np.arange(len(splits))
@@ -115,9 +126,11 @@ def plot_errors(table: pd.DataFrame, title: str) -> Figure:
         ax.set_xticks(x, splits)
         ax.set_title(features)
         ax.grid(axis="y", alpha=0.3)
-    axes[0, 0].set_ylabel("balanced error (%)")
-    axes[0, -1].scatter([], [], marker="_", s=150, color="black", label="paper (real COOS-7)")
-    axes[0, -1].legend(fontsize="small")
+    for ax in axes[::PANELS_PER_ROW]:
+        ax.set_ylabel("balanced error (%)")
+    legend_ax = axes[min(len(axes), PANELS_PER_ROW) - 1]
+    legend_ax.scatter([], [], marker="_", s=150, color="black", label="paper (real COOS-7)")
+    legend_ax.legend(fontsize="small")
     fig.suptitle(title, fontsize="medium")
     fig.tight_layout()
     return fig
@@ -158,24 +171,35 @@ def plot_confusions(matrices: Mapping[str, pd.DataFrame], title: str) -> Figure:
 
 
 def sensitivity_heatmap(sens: pd.DataFrame, title: str) -> Figure:
-    """Sensitivity of every (features, model, split) row for every class, colour 0..1."""
-    wide = sens.pivot_table(
-        index=["features", "model", "split"], columns="class", values="sensitivity", sort=False
-    )
-    wide = wide[[c for c in SHORT_NAMES if c in wide.columns]]
-    wide.columns = [SHORT_NAMES[c] for c in wide.columns]
-    wide.index = [" / ".join(map(str, i)) for i in wide.index]
-    fig, ax = plt.subplots(figsize=(1.0 * wide.shape[1] + 4.0, 0.24 * len(wide) + 1.6))
-    sns.heatmap(
-        wide,
-        ax=ax,
-        vmin=0,
-        vmax=1,
-        cmap="magma",
-        cbar_kws={"label": "sensitivity (recall of the class)"},
-    )
-    ax.tick_params(axis="y", labelsize=6)
-    ax.set_title(title, fontsize=10)
+    """Sensitivity of every classifier (row) for every class (column), one panel per split,
+    colour 0..1 on one scale (seaborn)."""
+    splits = [s for s in SPLIT_NAMES if s in set(sens["split"])]
+    classifiers = list(dict.fromkeys(zip(sens["features"], sens["model"], strict=True)))
+    classes = [c for c in SHORT_NAMES if c in set(sens["class"])]
+    height = 0.22 * len(classifiers) + 1.8
+    fig, axes = panel_grid(len(splits), 3.2, height, sharey=False, per_row=len(splits))
+    for k, (ax, split) in enumerate(zip(axes, splits, strict=True)):
+        wide = sens[sens["split"] == split].pivot_table(
+            index=["features", "model"], columns="class", values="sensitivity", sort=False
+        )
+        wide = wide.reindex(index=pd.MultiIndex.from_tuples(classifiers), columns=classes)
+        sns.heatmap(
+            pd.DataFrame(
+                wide.to_numpy(),
+                index=[f"{f} + {m}" for f, m in classifiers],
+                columns=[SHORT_NAMES[c] for c in classes],
+            ),
+            ax=ax,
+            vmin=0,
+            vmax=1,
+            cmap="magma",
+            cbar=k == len(splits) - 1,
+            cbar_kws={"label": "sensitivity (recall of the class)"},
+            yticklabels=k == 0,
+        )
+        ax.set_title(split, fontsize=9)
+        ax.tick_params(axis="both", labelsize=7)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -184,11 +208,9 @@ def plot_sensitivity_intervals(intervals: pd.DataFrame, title: str) -> Figure:
     """Per-class sensitivity with its 95% interval, one panel per followed classifier,
     one colour per test set (seaborn point plot with explicit interval bars)."""
     groups = list(dict.fromkeys(zip(intervals["features"], intervals["model"], strict=True)))
-    fig, axes = plt.subplots(
-        1, len(groups), figsize=(4.2 * len(groups) + 1, 3.8), squeeze=False, sharey=True
-    )
+    fig, axes = panel_grid(len(groups), 4.2, 3.8)
     palette = dict(zip(SPLIT_NAMES[1:], sns.color_palette("colorblind", 4), strict=True))
-    for ax, (features, model) in zip(axes[0], groups, strict=True):
+    for ax, (features, model) in zip(axes, groups, strict=True):
         part = intervals[(intervals["features"] == features) & (intervals["model"] == model)]
         classes = list(dict.fromkeys(part["class"]))
         for k, (split, rows) in enumerate(part.groupby("split", sort=False)):
@@ -207,8 +229,9 @@ def plot_sensitivity_intervals(intervals: pd.DataFrame, title: str) -> Figure:
         ax.set_title(f"{features} + {model}", fontsize=9)
         ax.set_ylim(0, 1.02)
         ax.grid(axis="y", alpha=0.3)
-    axes[0, 0].set_ylabel("sensitivity (95% interval)")
-    axes[0, -1].legend(fontsize="small", loc="lower left")
+    for ax in axes[::PANELS_PER_ROW]:
+        ax.set_ylabel("sensitivity (95% interval)")
+    axes[min(len(axes), PANELS_PER_ROW) - 1].legend(fontsize="small", loc="lower left")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
