@@ -132,7 +132,8 @@ def plot_ablation(ablation: pd.DataFrame, title: str, metric: str = "balanced_er
         real = beyond[method].to_numpy()
         for (i, j), value in np.ndenumerate(grid.to_numpy(float)):
             text = f"{value:+.1f}" if real[i, j] else f"({value:+.1f})"
-            ax.text(j, i, text, ha="center", va="center", fontsize="x-small")
+            colour = "white" if abs(value) > 0.6 * limit else "black"  # legible on dark cells
+            ax.text(j, i, text, ha="center", va="center", fontsize="x-small", color=colour)
         ax.set_xticks(range(len(TEST_SPLITS)), TEST_SPLITS)
         ax.set_yticks(range(len(switches)), switches if k == 0 else [])
         ax.set_title(method)
