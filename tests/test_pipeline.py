@@ -81,6 +81,9 @@ def test_smoke_book_builds_records_reruns_and_fails_cleanly(
         assert (folder / name).exists(), name
     assert list((folder / "confusion").glob("*.csv")) and list((folder / "figures").glob("*.svg"))
     assert {p.suffix for p in (folder / "figures").iterdir()} == {".png", ".svg"}
+    # The drift ablation shows a claim check coming out the other way (the checks can fail).
+    ablation = pd.read_csv(folder / "ablation_claims.csv").set_index("claim")
+    assert (ablation.iloc[:, 0] != ablation.iloc[:, 1]).any(), ablation
     record = json.loads((folder / "provenance.json").read_text())
     for key in (
         "data_id",
