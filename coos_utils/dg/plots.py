@@ -108,21 +108,16 @@ def plot_ablation(ablation: pd.DataFrame, title: str, metric: str = "balanced_er
     rows = ablation[(ablation["metric"] == metric) & (ablation["switch"] != "none")]
     methods = list(dict.fromkeys(rows["method"]))
     switches = list(dict.fromkeys(rows["switch"]))
-    grids = {
-        m: rows[rows["method"] == m]
-        .pivot(index="switch", columns="split", values="change")
-        .reindex(index=switches, columns=list(TEST_SPLITS))
-        for m in methods
-    }
     if "beyond_seed_range" not in rows:
         rows = rows.assign(beyond_seed_range=True)
-    beyond = {
-        m: rows[rows["method"] == m]
-        .pivot(index="switch", columns="split", values="beyond_seed_range")
-        .reindex(index=switches, columns=list(TEST_SPLITS))
-        .eq(True)
-        for m in methods
-    }
+
+    def grid(method: str, column: str) -> pd.DataFrame:
+        part = rows[rows["method"] == method]
+        wide = part.pivot(index="switch", columns="split", values=column)
+        return wide.reindex(index=switches, columns=list(TEST_SPLITS))
+
+    grids = {m: grid(m, "change") for m in methods}
+    beyond = {m: grid(m, "beyond_seed_range").eq(True) for m in methods}
     limit = max(float(np.nanmax(np.abs(g.to_numpy()))) for g in grids.values()) or 1.0
     fig, axes = plt.subplots(
         1, len(methods), figsize=(4.2 * len(methods), 0.45 * len(switches) + 1.6), squeeze=False
