@@ -11,6 +11,15 @@ import pytest
 from tests.helpers import write_coos_hdf5
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_fingerprint_memo(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Fingerprint memos go to a folder of this test session, never to the user's ~/.cache
+    (subprocesses such as papermill kernels inherit the variable)."""
+    import os
+
+    os.environ["COOS_CACHE_DIR"] = str(tmp_path_factory.mktemp("coos_cache"))
+
+
 @pytest.fixture
 def coos_file(tmp_path: Path) -> Callable[..., tuple[Path, np.ndarray, np.ndarray]]:
     """Factory: ``coos_file(name="COOS7_v1.1_test1.hdf5", n=50)`` -> (folder, images, labels)."""

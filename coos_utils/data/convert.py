@@ -12,13 +12,14 @@ from tqdm import tqdm
 from coos_utils.atomic import atomic_path
 from coos_utils.data.errors import CoosDataError
 from coos_utils.data.hdf5 import read_hdf5_split
-from coos_utils.data.locate import HDF5_SUFFIXES, _matches, find_split
+from coos_utils.data.locate import HDF5_SUFFIXES, find_split, splits_of_name
 from coos_utils.data.split import CoosSplit
 from coos_utils.data.tiff import (
     ATTRIBUTES_FILE,
     CHANNEL_SUFFIXES,
     MASK_SUFFIX,
     METADATA_FILE,
+    read_attributes,
     read_tiff_split,
 )
 from coos_utils.data.writer import Hdf5SplitWriter
@@ -28,7 +29,7 @@ STEM_PREFIX = "COOSv1cell_"
 
 
 def _split_of_file(path: Path) -> str:
-    names = [s for s in SPLIT_NAMES if _matches(path.name, s)]
+    names = splits_of_name(path.name)
     if len(names) != 1:
         raise CoosDataError(
             path, f"cannot tell which split this file is (matches {names or 'none'})"
@@ -103,6 +104,25 @@ def _write_tiffs(split: CoosSplit, folder: Path, batch_size: int, progress: bool
     (folder / ATTRIBUTES_FILE).write_text(json.dumps(stored, indent=1), encoding="utf-8")
 
 
+def _pack_target(attributes: Path, dest: Path, split: str) -> Path:
+    """Where ``pack`` writes a split: a plain HDF5 file name, always inside ``dest``."""
+    name = read_attributes(attributes).get("source_file", f"COOS7_{split}.hdf5")
+    plain = (
+        isinstance(name, str)
+        and name not in ("", ".", "..")
+        and "/" not in name
+        and "\\" not in name
+        and Path(name).suffix.lower() in HDF5_SUFFIXES
+    )
+    if not plain or (dest / name).resolve().parent != dest.resolve():
+        raise CoosDataError(
+            attributes,
+            f"source_file {name!r} is not a plain HDF5 file name; pack writes only inside "
+            "its destination folder",
+        )
+    return dest / name
+
+
 def pack(
     src: str | Path, dest: str | Path, batch_size: int = 1024, progress: bool = True
 ) -> list[Path]:
@@ -121,12 +141,7 @@ def pack(
         if kind != "tiff":
             raise CoosDataError(folder, "expected a TIFF folder")
         split = read_tiff_split(src, name)
-        stored = (
-            json.loads((folder / ATTRIBUTES_FILE).read_text())
-            if (folder / ATTRIBUTES_FILE).exists()
-            else {}
-        )
-        target = dest / stored.get("source_file", f"COOS7_{name}.hdf5")
+        target = _pack_target(folder / ATTRIBUTES_FILE, dest, name)
         if target.exists():
             raise CoosDataError(target, "already exists; remove it or choose another destination")
         bar = tqdm(total=len(split), desc=f"packing {name}", unit="cell", disable=not progress)

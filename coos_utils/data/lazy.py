@@ -11,6 +11,7 @@ import h5py
 import numpy as np
 import tifffile
 
+from coos_utils.data import digest
 from coos_utils.data.errors import CoosDataError
 
 
@@ -31,6 +32,10 @@ class LazyImages(ABC):
     @abstractmethod
     def _read_rows(self, rows: np.ndarray) -> np.ndarray:
         """The rows at the sorted, unique positions ``rows``."""
+
+    @abstractmethod
+    def content_digest(self) -> str:
+        """A hash of every byte of the images, computed once per file size and mtime."""
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -118,6 +123,16 @@ class Hdf5Images(LazyImages):
     def _read_range(self, start: int, stop: int) -> np.ndarray:
         return self._guarded(lambda d: d[start:stop])
 
+    def _read_into(self, start: int, stop: int, out: np.ndarray) -> None:
+        self._guarded(lambda d: d.read_direct(out, np.s_[start:stop], np.s_[0 : stop - start]))
+
+    def content_digest(self) -> str:
+        return digest.remembered(
+            self.path,
+            self.dataset,
+            lambda: digest.hash_rows(self._read_into, len(self), self.shape[1:], self.dtype),
+        )
+
     def _read_rows(self, rows: np.ndarray) -> np.ndarray:
         return self._guarded(lambda d: d[rows])
 
@@ -173,6 +188,11 @@ class TiffImages(LazyImages):
 
     def _read_range(self, start: int, stop: int) -> np.ndarray:
         return self._read_rows(np.arange(start, stop))
+
+    def content_digest(self) -> str:
+        """A hash of the bytes of every TIFF file (decoded or not, any change shows)."""
+        files = [path for cell in self.channel_files for path in cell]
+        return digest.files_digest(files, "tiff-images" if self.stack_channels else "tiff-masks")
 
     def _read_rows(self, rows: np.ndarray) -> np.ndarray:
         out = np.empty((len(rows), *self.shape[1:]), dtype=self.dtype)

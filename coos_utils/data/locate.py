@@ -21,6 +21,23 @@ def _matches(file_name: str, split: str) -> bool:
     return split in tokens or (split == "train" and "training" in tokens)
 
 
+def splits_of_name(file_name: str) -> list[str]:
+    """Every split whose name is a word of ``file_name`` (a usable file has exactly one)."""
+    return [s for s in SPLIT_NAMES if _matches(file_name, s)]
+
+
+def _refuse_ambiguous(files: list[Path]) -> None:
+    """Stop when a file could stand for two splits: one file must never be two splits."""
+    for path in files:
+        names = splits_of_name(path.name)
+        if len(names) > 1:
+            raise CoosDataError(
+                path,
+                f"file name matches several splits ({', '.join(names)}); a file must be "
+                "exactly one split: rename it so that its name contains one split name",
+            )
+
+
 def check_split_name(split: str) -> str:
     """The canonical (lower-case) split name, or an error listing the valid ones."""
     name = split.lower()
@@ -35,7 +52,8 @@ def find_split(root: str | Path, split: str) -> tuple[str, Path]:
     """Return ("hdf5", file) or ("tiff", split folder) for ``split`` under ``root``.
 
     HDF5 files match when a word of their name is the split name (``train`` also matches
-    ``training``), case-insensitively; e.g. ``COOS7_v1.1_test3.hdf5`` is test3.
+    ``training``), case-insensitively; e.g. ``COOS7_v1.1_test3.hdf5`` is test3. Any HDF5 file
+    whose name matches two splits (``train_test1.hdf5``) stops the search.
     """
     root = Path(root)
     split = check_split_name(split)
@@ -48,6 +66,7 @@ def find_split(root: str | Path, split: str) -> tuple[str, Path]:
         for p in root.iterdir()
         if p.is_file() and p.suffix.lower() in HDF5_SUFFIXES and not p.name.startswith(".")
     )
+    _refuse_ambiguous(hdf5)
     matching = [p for p in hdf5 if _matches(p.name, split)]
     folders = [p for p in root.iterdir() if p.is_dir() and p.name.lower() == split]
     if len(matching) > 1:

@@ -30,7 +30,8 @@ class CoosSplit:
 
     ``images`` is an (N, 2, 64, 64) uint16 array-like that reads from disk on indexing;
     ``labels`` are int64 in 0..6; ``meta`` has one row per image with every per-image dataset
-    the file holds beyond data and labels (plate, well, ... when present).
+    the file holds beyond data and labels; the plate, well and field columns are named
+    ``plate``, ``well`` and ``field`` whatever the file calls them (``plateID``, ``site``, ...).
     """
 
     name: str
@@ -76,20 +77,23 @@ class CoosSplit:
         """Read every image into memory (only call this when the split fits)."""
         return np.asarray(self.images)
 
-    def fingerprint(self, n_samples: int = 64) -> str:
-        """A content hash that changes when the data change, cheap at any size.
+    def fingerprint(self) -> str:
+        """A hash of the whole content: every byte of the images (and masks), every label,
+        the per-image metadata (names, types and values) and the file attributes.
 
-        It covers the split name, the image shape, every label, the per-image metadata,
-        the file attributes and the bytes of ``n_samples`` images spread evenly over the split.
+        The images' hash is computed once per file size and modification time and then
+        remembered (see :mod:`coos_utils.data.digest`); the rest is hashed on each call.
         """
         h = hashlib.blake2b(digest_size=16)
-        h.update(json.dumps([self.name, list(self.images.shape)]).encode())
+        h.update(json.dumps([self.name, list(self.images.shape), str(self.images.dtype)]).encode())
         h.update(np.ascontiguousarray(self.labels).tobytes())
+        columns = [[str(c), str(t)] for c, t in self.meta.dtypes.items()]
+        h.update(json.dumps(columns).encode())
         h.update(pd.util.hash_pandas_object(self.meta, index=True).values.tobytes())
         h.update(json.dumps(self.attrs, sort_keys=True, default=str).encode())
-        if len(self):
-            rows = np.unique(np.linspace(0, len(self) - 1, n_samples).astype(np.int64))
-            h.update(np.ascontiguousarray(self.images[rows]).tobytes())
+        h.update(_images_digest(self.images).encode())
+        if self.masks is not None:
+            h.update(b"masks" + _images_digest(self.masks).encode())
         return h.hexdigest()
 
     def describe(self) -> str:
@@ -110,3 +114,10 @@ class CoosSplit:
                 + ", ".join(f"{k} {v}" for k, v in sorted(self.other_datasets.items()))
             )
         return "\n".join(lines)
+
+
+def _images_digest(images: LazyImages | np.ndarray) -> str:
+    """The full-content hash of images on disk (remembered) or in memory."""
+    if isinstance(images, LazyImages):
+        return images.content_digest()
+    return hashlib.sha256(np.ascontiguousarray(images)).hexdigest()

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import tifffile
 
+from coos_utils.data.attrs import canonical_meta_names
 from coos_utils.data.errors import CoosDataError
 from coos_utils.data.lazy import TiffImages
 from coos_utils.data.split import CoosSplit
@@ -118,6 +119,8 @@ def read_tiff_split(root: str | Path, split: str, check_headers: bool = True) ->
                 raise CoosDataError(class_folder / stem, f"cell stem also found in {seen[stem]}")
             seen[stem] = class_folder
             records.append((_stem_order(stem), stem, label, files))
+    if not records:
+        raise CoosDataError(folder, "the split holds no images (its class folders are empty)")
     records.sort(key=lambda r: r[0])
     stems = [r[1] for r in records]
     labels = np.array([r[2] for r in records], dtype=np.int64)
@@ -145,7 +148,7 @@ def read_tiff_split(root: str | Path, split: str, check_headers: bool = True) ->
             mask_dtype,
             stack_channels=False,
         )
-    stored = _read_attributes(folder / ATTRIBUTES_FILE)
+    stored = read_attributes(folder / ATTRIBUTES_FILE)
     return CoosSplit(
         name=split,
         images=TiffImages(channel_files, IMAGE_SHAPE[1:]),
@@ -159,14 +162,17 @@ def read_tiff_split(root: str | Path, split: str, check_headers: bool = True) ->
     )
 
 
-def _read_attributes(path: Path) -> dict:
+def read_attributes(path: Path) -> dict:
     """The JSON file ``coos unpack`` writes: source_file, attrs, meta_dtypes, class_names."""
     if not path.exists():
         return {}
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        stored = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise CoosDataError(path, f"unreadable attributes file ({exc})") from exc
+    if not isinstance(stored, dict):
+        raise CoosDataError(path, "attributes file should hold a JSON object")
+    return stored
 
 
 def _read_metadata(path: Path, stems: list[str], dtypes: dict[str, str]) -> pd.DataFrame:
@@ -196,4 +202,4 @@ def _read_metadata(path: Path, stems: list[str], dtypes: dict[str, str]) -> pd.D
         if dtype == "object":
             table[column] = table[column].astype(object)
     table.index = index
-    return table
+    return table.rename(columns=canonical_meta_names(path, table.columns))
