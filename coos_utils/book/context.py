@@ -24,7 +24,7 @@ from coos_utils.data import CoosSplit, load_split
 from coos_utils.profiles import Profile, get_profile, resolve_data_dir
 from coos_utils.reference import SPLIT_NAMES
 from coos_utils.results.paths import data_fingerprint, data_id, results_folder
-from coos_utils.results.provenance import provenance_line, record_run
+from coos_utils.results.provenance import provenance_line, record_run, refuse_failed
 from coos_utils.results.store import save_figure, write_csv
 
 SITE_RESULTS = "../../results"
@@ -106,6 +106,7 @@ def setup_chapter(
     train = splits["train"]
     identity = data_id(train, fingerprint)
     folder = results_folder(results_dir, identity, settings.name)
+    refuse_failed(folder, spec.reads)  # an earlier chapter's partial results are never read
     data = {
         "data_id": identity,
         "data_source": "synthetic" if train.is_synthetic else "real",

@@ -3,16 +3,24 @@
 Chapters run in the order of :data:`coos_utils.book.chapters.CHAPTERS`. A chapter is rerun
 only when one of its inputs changed: its jupytext source, its parameters, the data
 fingerprint, the source of every package module it imports (followed through their own
-imports; see :mod:`coos_utils.codehash`), or the result files of a chapter it reads. A
-failing chapter stops the build with the notebook, cell and error in the message; its
-executed copy is kept as ``<name>.failed.ipynb`` and the previous executed notebooks and
-html stay untouched.
+imports; see :mod:`coos_utils.codehash`), or the result files of a chapter it reads, and
+only when its results are marked ``complete`` in the results folder's ``provenance.json``.
+
+A failing chapter never leaves a book or a results folder that looks complete: its entry in
+``provenance.json`` is marked ``failed`` (one-line error, time), its stamp is removed so that
+the next build reruns it, its executed copy is kept as ``<name>.failed.ipynb``, and its page
+``book/_generated/<name>.ipynb`` is replaced by a page that says it failed on this run (no
+tables or figures from it). Chapters that read a failed chapter are not run and get the same
+treatment; the others still run, the html is rendered (showing the failures), and the build
+ends with a :class:`BookBuildError` naming every failed chapter, its cell and error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -34,12 +42,21 @@ from coos_utils.data import load_split
 from coos_utils.profiles import get_profile, resolve_data_dir
 from coos_utils.reference import SPLIT_NAMES
 from coos_utils.results.paths import data_fingerprint, data_id
+from coos_utils.results.provenance import COMPLETE, FAILED, chapter_status, mark_chapter
 
 GENERATED = Path("book") / "_generated"
 
 
 class BookBuildError(RuntimeError):
     """A chapter or the html build failed; the message says which and why."""
+
+
+class ChapterFailed(BookBuildError):
+    """One chapter failed; ``summary`` is the error in one line (``Type: message``)."""
+
+    def __init__(self, name: str, summary: str, message: str) -> None:
+        super().__init__(message)
+        self.name, self.summary = name, summary
 
 
 @dataclass(frozen=True)
@@ -72,6 +89,7 @@ class BuildReport:
     ran: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
     html: Path | None = None
 
 
@@ -116,14 +134,16 @@ def _stamp_path(layout: BookLayout, name: str) -> Path:
     return layout.generated / ".stamps" / f"{name}.json"
 
 
-def is_up_to_date(layout: BookLayout, name: str, key: str) -> bool:
-    """True when the executed notebook exists and was made from the same inputs."""
+def is_up_to_date(layout: BookLayout, name: str, key: str, folder: Path) -> bool:
+    """True when the executed notebook exists, was made from the same inputs, and its
+    results in ``folder`` are marked complete (not failed, not left running)."""
     stamp = _stamp_path(layout, name)
     if not (layout.generated / f"{name}.ipynb").exists() or not stamp.exists():
         return False
     try:
-        return json.loads(stamp.read_text(encoding="utf-8")).get("key") == key
-    except json.JSONDecodeError:
+        same = json.loads(stamp.read_text(encoding="utf-8")).get("key") == key
+        return same and chapter_status(folder, name) == COMPLETE
+    except ValueError:  # a stamp or provenance.json that is not JSON
         return False
 
 
@@ -148,10 +168,18 @@ def execute_chapter(source: Path, layout: BookLayout, parameters: dict) -> None:
             )
         except papermill.PapermillExecutionError as exc:
             shutil.copyfile(executed, failed)
-            raise BookBuildError(
+            summary = f"{exc.ename}: {exc.evalue} (cell {exc.exec_count})"
+            raise ChapterFailed(
+                name,
+                summary,
                 f"chapter {source} failed in cell {exc.exec_count} "
-                f"({exc.ename}: {exc.evalue}); executed copy kept in {failed}"
+                f"({exc.ename}: {exc.evalue}); executed copy kept in {failed}",
             ) from exc
+        except Exception as exc:  # a dead kernel, a timeout: the chapter did not finish either
+            if executed.exists():
+                shutil.copyfile(executed, failed)
+            summary = f"{type(exc).__name__}: {exc}"
+            raise ChapterFailed(name, summary, f"chapter {source} failed ({summary})") from exc
         with atomic_path(layout.generated / f"{name}.ipynb") as output:
             shutil.copyfile(executed, output)
     failed.unlink(missing_ok=True)
@@ -196,16 +224,62 @@ class DataContext:
 
 
 def data_context(
-    layout: BookLayout, profile: str, data_dir: str | Path | None, seed: int
+    layout: BookLayout,
+    profile: str,
+    data_dir: str | Path | None,
+    seed: int,
+    results_dir: str | Path | None = None,
 ) -> DataContext:
-    """Resolve (or simulate) the data and name its results folder."""
+    """Resolve (or simulate) the data and name its results folder (under ``results_dir``,
+    relative to the book's root, where the chapters run; default ``results``)."""
     get_profile(profile)
     data = resolve_data_dir(data_dir, profile, seed, root=layout.synthetic_data).resolve()
     splits = {split: load_split(data, split) for split in SPLIT_NAMES}
     fingerprint = data_fingerprint(splits)
-    return DataContext(
-        data, fingerprint, layout.results / data_id(splits["train"], fingerprint) / profile
+    results = layout.root / results_dir if results_dir is not None else layout.results
+    return DataContext(data, fingerprint, results / data_id(splits["train"], fingerprint) / profile)
+
+
+def _public(text: str, layout: BookLayout) -> str:
+    """``text`` without this machine's paths (no machine path appears on a page)."""
+    text = text.replace(str(layout.root) + os.sep, "")
+    home = str(Path.home())
+    return text.replace(home, "~") if len(home) > 1 else text
+
+
+def failure_page(name: str, summary: str, folder: str, not_run: bool = False) -> str:
+    """The Markdown of the page that replaces a failed chapter's executed notebook."""
+    what = "was not run" if not_run else "failed"
+    error = summary.replace("`", "'")
+    kept = "" if not_run else (
+        f"The executed notebook, up to the failing cell, is kept as "
+        f"`book/_generated/{name}.failed.ipynb`. "
+    )  # fmt: skip
+    return (
+        f"# {BY_NAME[name].title}\n\n"
+        f"```{{admonition}} This chapter {what} on this run\n:class: danger\n\n"
+        f"This chapter {what} on this run: `{error}`\n\n"
+        "No table or figure of this run is shown. The files the chapter left in its results "
+        f"folder `{folder}` may be partial: its `provenance.json` marks the chapter as "
+        f"`{FAILED}`, and the chapters that read these results refuse them. {kept}"
+        "Fix the cause, then rebuild the book (`coos book`) or rerun the chapter "
+        f"(`coos run {name}`).\n```\n"
     )
+
+
+def record_failure(
+    layout: BookLayout, data: DataContext, name: str, summary: str, not_run: bool = False
+) -> None:
+    """Mark ``name`` failed in ``provenance.json``, drop its stamp, show a failure page."""
+    summary = _public(summary, layout)
+    mark_chapter(data.folder, name, FAILED, summary)
+    _stamp_path(layout, name).unlink(missing_ok=True)
+    folder = data.folder.relative_to(data.folder.parent.parent).as_posix()
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_markdown_cell(failure_page(name, summary, folder, not_run))]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    with atomic_path(layout.generated / f"{name}.ipynb") as output:
+        nbformat.write(notebook, output)
 
 
 def run_if_needed(
@@ -216,18 +290,30 @@ def run_if_needed(
     report: BuildReport,
     log: Callable[[str], None] = print,
 ) -> None:
-    """Execute one chapter unless its rerun key matches the last run's; record it in ``report``."""
+    """Execute one chapter unless its rerun key matches the last run's; record it in ``report``.
+
+    A failure is recorded (:func:`record_failure`, ``report.failed``) and re-raised as
+    :class:`ChapterFailed`; the chapter is marked complete only after it finished.
+    """
     name = source.stem
     upstream = outputs_hash(data.folder, BY_NAME[name].reads)
     code = chapter_code_hash(source, layout.root)
     key = inputs_key(source, parameters, data.fingerprint, code, upstream)
-    if is_up_to_date(layout, name, key):
+    if is_up_to_date(layout, name, key, data.folder):
         report.skipped.append(name)
         log(f"  {name}: up to date, not rerun")
         return
     log(f"  {name}: running ...")
+    _stamp_path(layout, name).unlink(missing_ok=True)  # an interrupted run leaves no stamp
     t0 = time.perf_counter()
-    execute_chapter(source, layout, parameters)
+    try:
+        execute_chapter(source, layout, parameters)
+    except ChapterFailed as exc:
+        record_failure(layout, data, name, exc.summary)
+        report.failed[name] = str(exc)
+        log(f"  {name}: FAILED ({exc.summary})")
+        raise
+    mark_chapter(data.folder, name, COMPLETE)
     report.seconds[name] = time.perf_counter() - t0
     stamp = {"key": key, "code": code, "upstream": upstream, **parameters}
     atomic_write_text(_stamp_path(layout, name), json.dumps(stamp, default=str))
@@ -266,14 +352,42 @@ def build_book(
     log(f"profile {profile}, data {data.path}")
     report = BuildReport()
     for source in chapter_sources(layout.root, names):
-        run_if_needed(source, layout, parameters, data, report, log)
+        _run_or_block(source, layout, parameters, data, report, log)
     if html:
         t0 = time.perf_counter()
         log("rendering html with jupyter-book ...")
         report.html = build_html(layout)
         log(f"html built in {time.perf_counter() - t0:.0f} s: {report.html}")
     log(f"book finished in {time.perf_counter() - start:.0f} s")
+    if report.failed:
+        failures = "\n".join(f"  {name}: {message}" for name, message in report.failed.items())
+        raise BookBuildError(
+            f"{len(report.failed)} chapter(s) failed on this run; the book shows them as "
+            f"failed and their results are marked failed in provenance.json:\n{failures}"
+        )
     return report
+
+
+def _run_or_block(
+    source: Path,
+    layout: BookLayout,
+    parameters: dict,
+    data: DataContext,
+    report: BuildReport,
+    log: Callable[[str], None],
+) -> None:
+    """Run one chapter of a build; one that reads a failed chapter is not run but failed."""
+    name = source.stem
+    failed_reads = [r for r in BY_NAME[name].reads if r in report.failed]
+    if failed_reads:
+        summary = f"not run: it reads the results of {failed_reads[0]}, which failed"
+        record_failure(layout, data, name, summary, not_run=True)
+        report.failed[name] = summary
+        log(f"  {name}: {summary}")
+        return
+    # a failure is recorded in report.failed; the build goes on with the chapters that can run
+    with contextlib.suppress(ChapterFailed):
+        run_if_needed(source, layout, parameters, data, report, log)
 
 
 def run_chapter(
@@ -293,7 +407,7 @@ def run_chapter(
     (source,) = chapter_sources(layout.root, [chapter(name).name])
     check_given(name, given, chapter_parameters(source))
     profile, seed = given.get("profile", "default"), given.get("seed", 0)
-    data = data_context(layout, profile, given.get("data_dir"), seed)
+    data = data_context(layout, profile, given.get("data_dir"), seed, given.get("results_dir"))
     parameters = {**base_parameters(layout, profile, data, seed), **given}
     parameters["data_dir"] = str(data.path)
     report = BuildReport()

@@ -14,13 +14,19 @@ iterations, how often to validate). :func:`train` runs it:
   iteration, history), ``best.pt`` (the best weights so far) and ``history.csv``, each
   atomically. A run that was interrupted resumes from ``last.pt`` and, on CPU with a
   fixed seed, ends with exactly the weights an uninterrupted run ends with; a run that had
-  finished is not repeated: its best weights and history are loaded.
+  finished is not repeated: its best weights and history are loaded;
+* every checkpoint is checked against its SHA-256 before use (see
+  :mod:`~coos_utils.models.checkpoints`). A damaged or unreadable ``last.pt`` or ``best.pt``
+  is never used: a warning names it, it is renamed ``<name>.damaged``, the run's other
+  checkpoint files are removed, and the training starts again from scratch (a resume needs
+  both files, and only the latest ``last.pt`` is kept).
 """
 
 from __future__ import annotations
 
 import copy
 import time
+import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,8 +37,10 @@ import torch
 from tqdm import tqdm
 
 from coos_utils.atomic import atomic_write_text
+from coos_utils.data.errors import CoosDataError
 from coos_utils.models.checkpoints import (
     best_iteration,
+    checksum_path,
     global_rng_state,
     load_checkpoint,
     restore_global_rng_state,
@@ -41,6 +49,7 @@ from coos_utils.models.checkpoints import (
 
 HISTORY_COLUMNS = ("iteration", "train_loss", "val_score", "images_per_s")
 LAST, BEST, HISTORY = "last.pt", "best.pt", "history.csv"
+DAMAGED_SUFFIX = ".damaged"
 PROGRESS_EVERY = 25  # iterations between updates of the progress bar's loss and images/s
 
 
@@ -108,11 +117,12 @@ def train(
     desc: str = "training",
 ) -> TrainingOutcome:
     """Train ``task.model`` by ``plan``; leave it holding the best weights, in eval mode."""
-    finished = reuse_finished(task.model, plan, work_dir)
-    if finished is not None:
-        return finished
-    run = _Run(task, optimizer, scheduler, plan, Path(work_dir) if work_dir else None)
-    start = run.resume()
+    work = Path(work_dir) if work_dir is not None else None
+    stored = _stored_run(work, plan, next(task.model.parameters()).device)
+    if stored is not None and stored.finished:
+        return stored.reuse(task.model)
+    run = _Run(task, optimizer, scheduler, plan, work)
+    start = run.resume(stored)
     model = task.model
     loss_sum = torch.zeros((), device=next(model.parameters()).device)
     steps, clock = 0, time.perf_counter()
@@ -152,34 +162,82 @@ def train(
 def reuse_finished(
     model: torch.nn.Module, plan: TrainingPlan, work_dir: str | Path | None
 ) -> TrainingOutcome | None:
-    """If ``work_dir`` holds a finished run of ``plan``, load its best weights into ``model``
-    (eval mode) and return its outcome; else None. Callers can skip loading training data."""
-    if work_dir is None:
+    """If ``work_dir`` holds a finished run of ``plan`` with intact checkpoints, load its best
+    weights into ``model`` (eval mode) and return its outcome; else None (a damaged checkpoint
+    is named in a warning and set aside). Callers can skip loading training data."""
+    work = Path(work_dir) if work_dir is not None else None
+    stored = _stored_run(work, plan, next(model.parameters()).device)
+    if stored is None or not stored.finished:
         return None
-    device = next(model.parameters()).device
-    last = _read_last(Path(work_dir), plan, device)
-    if last is None or last["iteration"] < plan.iterations:
-        return None
-    best = load_checkpoint(Path(work_dir) / BEST, device)
-    model.load_state_dict(best["model"])
-    model.eval()
-    return TrainingOutcome(
-        _frame(last["history"]), int(best["iteration"]), int(last["iteration"]), reused=True
-    )
+    return stored.reuse(model)
 
 
-def _read_last(work_dir: Path, plan: TrainingPlan, device: torch.device) -> dict[str, Any] | None:
-    """The ``last.pt`` of ``work_dir`` if there is one; an error if it is another run's."""
-    path = work_dir / LAST
-    if not path.is_file():
+@dataclass(frozen=True)
+class _Stored:
+    """The verified ``last.pt`` and ``best.pt`` of a work folder."""
+
+    last: dict[str, Any]
+    best: dict[str, Any]
+    plan: TrainingPlan
+
+    @property
+    def finished(self) -> bool:
+        return int(self.last["iteration"]) >= self.plan.iterations
+
+    def reuse(self, model: torch.nn.Module) -> TrainingOutcome:
+        """Load the best weights into ``model`` (eval mode); the finished run's outcome."""
+        model.load_state_dict(self.best["model"])
+        model.eval()
+        return TrainingOutcome(
+            _frame(self.last["history"]),
+            int(self.best["iteration"]),
+            int(self.last["iteration"]),
+            reused=True,
+        )
+
+
+def _stored_run(work_dir: Path | None, plan: TrainingPlan, device: torch.device) -> _Stored | None:
+    """The checkpoints of ``work_dir`` if it has them and both are intact.
+
+    None when there is no ``last.pt``, or (with a warning naming the file and the problem,
+    the damaged file set aside) when a checkpoint fails its check. A ``last.pt`` of another
+    run is an error.
+    """
+    if work_dir is None or not (work_dir / LAST).is_file():
         return None
-    state = load_checkpoint(path, device)
-    if state["identity"] != plan.identity:
+    try:
+        last = load_checkpoint(work_dir / LAST, device)
+        _check_identity(work_dir / LAST, last, plan)
+        best = load_checkpoint(work_dir / BEST, device)
+    except CoosDataError as exc:
+        _set_aside(work_dir, exc.path)
+        warnings.warn(
+            f"training checkpoint {exc}; not used: renamed *{DAMAGED_SUFFIX}, training "
+            "starts again from scratch",
+            stacklevel=3,
+        )
+        return None
+    return _Stored(last, best, plan)
+
+
+def _check_identity(path: Path, state: dict[str, Any], plan: TrainingPlan) -> None:
+    """An error if the checkpoint at ``path`` was written by another training run."""
+    if state.get("identity") != plan.identity:
         raise RuntimeError(
-            f"{path} belongs to another training run ({state['identity']} != "
+            f"{path} belongs to another training run ({state.get('identity')} != "
             f"{plan.identity}); use another work_dir or delete this one"
         )
-    return state
+
+
+def _set_aside(work_dir: Path, damaged: Path | None) -> None:
+    """Rename the damaged checkpoint (and its checksum) ``*.damaged``; remove the others."""
+    for name in (LAST, BEST):
+        for path in (work_dir / name, checksum_path(work_dir / name)):
+            if damaged is not None and path in (damaged, checksum_path(damaged)):
+                if path.exists():
+                    path.replace(path.with_name(path.name + DAMAGED_SUFFIX))
+            else:
+                path.unlink(missing_ok=True)
 
 
 class _Run:
@@ -195,7 +253,6 @@ class _Run:
     ) -> None:
         self.task, self.optimizer, self.scheduler = task, optimizer, scheduler
         self.plan, self.work_dir = plan, work_dir
-        self.device = next(task.model.parameters()).device
         self.rows: list[dict[str, float]] = []
         self.best_state: dict[str, torch.Tensor] | None = None
         self.best_iteration = 0
@@ -204,10 +261,11 @@ class _Run:
         assert self.work_dir is not None
         return self.work_dir / name
 
-    def resume(self) -> int:
-        last = None if self.work_dir is None else _read_last(self.work_dir, self.plan, self.device)
-        if last is None:
+    def resume(self, stored: _Stored | None) -> int:
+        """Continue from ``stored`` (an unfinished run's checkpoints); the iteration reached."""
+        if stored is None:
             return 0
+        last, best = stored.last, stored.best
         self.task.model.load_state_dict(last["model"])
         self.optimizer.load_state_dict(last["optimizer"])
         if self.scheduler is not None:
@@ -215,7 +273,6 @@ class _Run:
         self.task.load_state_dict(last["task"])
         restore_global_rng_state(last["rng"])
         self.rows = list(last["history"])
-        best = load_checkpoint(self._path(BEST), self.device)
         self.best_state, self.best_iteration = best["model"], int(best["iteration"])
         return int(last["iteration"])
 

@@ -3,6 +3,12 @@
 Each chapter that writes into a results folder adds its own entry under ``chapters``; the
 top-level fields describe the data and the most recent run. The chapters' provenance lines
 are generated from this record.
+
+Each chapter entry has a ``status``: ``"running"`` from the chapter's setup on,
+``"complete"`` once the book pipeline saw the whole chapter finish, ``"failed"`` (with
+``error``, a one-line summary, and ``failed_at``) when it did not. The top-level ``status``
+sums them up (``failed`` if any chapter failed). Results of a failed chapter may be partial:
+:func:`refuse_failed` stops a chapter that would read them.
 """
 
 from __future__ import annotations
@@ -16,8 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from coos_utils.atomic import atomic_write_text
+from coos_utils.data.errors import CoosDataError
 
 PROVENANCE = "provenance.json"
+RUNNING, COMPLETE, FAILED = "running", "complete", "failed"
 VERSIONED = ("numpy", "scikit-learn", "torch", "mahotas", "pandas", "h5py")
 
 
@@ -63,8 +71,8 @@ def record_run(
     code_hash: str,
 ) -> dict[str, Any]:
     """Add ``chapter``'s run to ``folder/provenance.json`` (atomically); return the record."""
-    now = datetime.now(UTC).isoformat(timespec="seconds")
-    run = {"parameters": parameters, "code_hash": code_hash, "time": now}
+    now = _now()
+    run = {"parameters": parameters, "code_hash": code_hash, "time": now, "status": RUNNING}
     record = read_provenance(folder)
     record.update(
         {
@@ -78,9 +86,64 @@ def record_run(
         }
     )
     record.setdefault("chapters", {})[chapter] = run
+    return _write(folder, record)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _write(folder: Path, record: dict[str, Any]) -> dict[str, Any]:
+    """Store ``record`` (its top-level status recomputed) as ``folder/provenance.json``."""
+    statuses = {run.get("status") for run in record.get("chapters", {}).values()}
+    record["status"] = next((s for s in (FAILED, RUNNING) if s in statuses), COMPLETE)
     text = json.dumps(record, indent=2, sort_keys=True, default=str)
     atomic_write_text(folder / PROVENANCE, text)
     return record
+
+
+def mark_chapter(
+    folder: Path, chapter: str, status: str, error: str | None = None
+) -> dict[str, Any]:
+    """Set ``chapter``'s status in ``folder/provenance.json``: ``complete`` (with the time
+    it finished) or ``failed`` (with ``error``, one line, and the time); return the record."""
+    if status not in (COMPLETE, FAILED):
+        raise ValueError(f"status must be {COMPLETE!r} or {FAILED!r}, not {status!r}")
+    record = read_provenance(folder)
+    run = record.setdefault("chapters", {}).setdefault(chapter, {})
+    run.pop("error", None)
+    run.pop("failed_at", None)
+    run["status"] = status
+    if status == FAILED:
+        run.update(error=_one_line(error or "unknown error"), failed_at=_now())
+    else:
+        run["finished"] = _now()
+    folder.mkdir(parents=True, exist_ok=True)
+    return _write(folder, record)
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def chapter_status(folder: Path, chapter: str) -> str | None:
+    """``chapter``'s status in ``folder/provenance.json``; None when it has no entry."""
+    return read_provenance(folder).get("chapters", {}).get(chapter, {}).get("status")
+
+
+def refuse_failed(folder: Path, chapters: tuple[str, ...] | list[str]) -> None:
+    """A :class:`CoosDataError` naming ``folder`` if any of ``chapters`` failed there."""
+    runs = read_provenance(folder).get("chapters", {})
+    for chapter in chapters:
+        run = runs.get(chapter, {})
+        if run.get("status") == FAILED:
+            raise CoosDataError(
+                folder,
+                f"the results of chapter {chapter} are marked failed in {PROVENANCE} "
+                f"({run.get('error', 'no error recorded')}, {run.get('failed_at', '?')}); "
+                f"they may be partial and are not read: rerun {chapter} first",
+            )
 
 
 def provenance_line(record: dict[str, Any], description: str) -> str:
