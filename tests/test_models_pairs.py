@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from coos_utils.models.pairs import GroupPartners, pairing_groups
+from coos_utils.models.pairs import GroupPartners, describe_pairing, pairing_groups
 
 
 def test_grouping_is_the_finest_the_metadata_allows() -> None:
@@ -19,24 +19,49 @@ def test_grouping_is_the_finest_the_metadata_allows() -> None:
             "day": [0, 0, 0, 7, 7],
         }
     )
-    groups, how = pairing_groups(meta)
+    labels = np.zeros(5, dtype=np.int64)
+    groups, how = pairing_groups(meta, labels)
     assert how == "field"
     assert groups[0] == groups[1] != groups[2]
     assert groups[3] == groups[4] != groups[0]  # same well name, other plate
 
-    groups, how = pairing_groups(meta.drop(columns="field"))
+    groups, how = pairing_groups(meta.drop(columns="field"), labels)
     assert how == "well"
     assert len(set(groups[:3])) == 1 and groups[3] == groups[4] != groups[0]
 
-    groups, how = pairing_groups(meta[["well", "day"]])  # well names repeat across plates
-    assert how == "none"
-    assert (groups == 0).all()
+    groups, how = pairing_groups(meta[["plate", "field"]], labels)  # no well: plate + class
+    assert how == "plate + class"
+    assert len(set(groups[:3])) == 1 and groups[3] == groups[4] != groups[0]
+
+    groups, how = pairing_groups(meta[["well", "day"]], labels)  # well names repeat across plates
+    assert how == "class"
+    assert (groups == groups[0]).all()
+
+
+def test_no_grouping_joins_two_classes() -> None:
+    meta = pd.DataFrame({"plate": ["P1"] * 4, "well": ["A1"] * 4, "field": [1] * 4, "day": [0] * 4})
+    labels = np.array([0, 0, 3, 3])  # one field holding two labels
+    for columns in (["plate", "well", "field"], ["plate", "well"], ["plate"], ["day"]):
+        groups, _ = pairing_groups(meta[columns], labels)
+        assert groups[0] == groups[1] != groups[2] == groups[3]
+
+
+def test_labels_must_match_the_metadata_rows() -> None:
+    with pytest.raises(ValueError, match="3 labels for 2 metadata rows"):
+        pairing_groups(pd.DataFrame({"day": [0, 1]}), np.zeros(3))
 
 
 def test_missing_metadata_values_form_their_own_group() -> None:
     meta = pd.DataFrame({"plate": ["P1", None, None], "well": ["A1", "A1", "A1"]})
-    groups, how = pairing_groups(meta)
+    groups, how = pairing_groups(meta, np.zeros(3))
     assert how == "well" and groups[1] == groups[2] != groups[0]
+
+
+def test_pairing_is_described_and_coarse_groupings_say_so() -> None:
+    assert "same field" in describe_pairing("field")
+    assert "different conditions" not in describe_pairing("well")
+    for coarse in ("plate + class", "class"):
+        assert "different conditions" in describe_pairing(coarse)
 
 
 def test_partners_stay_in_their_group_and_are_never_the_cell_itself() -> None:

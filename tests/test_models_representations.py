@@ -69,7 +69,8 @@ def test_deeploc_fits_transforms_predicts_and_reuses_its_work_dir(
 
     stored = deeploc(work_dir=tmp_path).fit(train)  # same seed: same network
     np.testing.assert_array_equal(stored.transform(test)["fc2"], features["fc2"])
-    assert {p.name for p in tmp_path.iterdir()} == {"last.pt", "best.pt", "history.csv"}
+    written = {p.name for p in tmp_path.iterdir()}
+    assert written == {"last.pt", "last.pt.sha256", "best.pt", "best.pt.sha256", "history.csv"}
 
     forbid_training(monkeypatch)
     reused = deeploc(work_dir=tmp_path).fit(train)
@@ -103,10 +104,13 @@ def test_pci_fits_on_field_pairs_and_is_deterministic(
     rep = pci(work_dir=tmp_path).fit(train)
     assert rep.grouping_ == "field" and rep.iterations_ == 4
     assert list(rep.history_["iteration"]) == [2, 4]
-    assert rep.outputs() == {"conv3": "PCI Conv3", "conv4": "PCI Conv4", "conv5": "PCI Conv5"}
+    assert set(rep.history_["pairs"]) == {"field"}
+    assert rep.outputs() == {f"conv{k}": f"PCI Conv{k}" for k in range(1, 6)}
     features = rep.transform(test)
     check_outputs(rep, test, features)
     assert {k: v.shape for k, v in features.items()} == {
+        "conv1": (len(test), 6),
+        "conv2": (len(test), 16),
         "conv3": (len(test), 24),
         "conv4": (len(test), 24),
         "conv5": (len(test), 16),
@@ -119,14 +123,14 @@ def test_pci_fits_on_field_pairs_and_is_deterministic(
         np.testing.assert_array_equal(again[name], values)
 
 
-def test_pci_without_plate_and_well_pairs_across_the_split(
+def test_pci_without_plate_and_well_pairs_within_each_class(
     splits: tuple[CoosSplit, CoosSplit],
 ) -> None:
     train, _ = splits
     bare = dataclasses.replace(train, meta=train.meta[["day"]])
-    with pytest.warns(UserWarning, match="no plate/well metadata"):
+    with pytest.warns(UserWarning, match="no plate \\+ well ids: PCI paired each cell"):
         rep = pci().fit(bare)
-    assert rep.grouping_ == "none"
+    assert rep.grouping_ == "class" and set(rep.history_["pairs"]) == {"class"}
 
 
 def test_pci_epochs_map_to_iterations() -> None:

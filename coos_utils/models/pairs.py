@@ -1,18 +1,25 @@
 """Cell pairs for paired cell inpainting: which cells may be paired, and drawing partners.
 
-PCI needs, for each source cell, a second cell that shows the same protein. In COOS-7 each
-well expresses one tagged protein, so any two cells of one well qualify; the PCI paper drew
-the partner from the same image (field). :func:`pairing_groups` uses the finest grouping
-the split's metadata allows:
+PCI needs, for each source cell, a second cell that shows the same protein. The authors'
+code (github.com/alexxijielu/paired_cell_inpainting, ``yeast_model/dataset.py``,
+``sample_pair_equally``) keeps one folder per image of one tagged protein and draws the
+partner from the same folder. In COOS-7 each class *is* one fluorescent protein (the
+paper: "predict which fluorescent protein a cell has been stained with"), so the class
+label is the protein's identity, the very thing the original's folders encode; two cells
+of different classes never show the same protein. :func:`pairing_groups` therefore always
+groups by class and refines by the finest metadata the split has (the canonical columns
+``plate``, ``well``, ``field``; the loader maps other spellings onto them):
 
-* ``"field"``: plate + well + field columns present -> partners from the same field;
-* ``"well"``: plate + well present -> partners from the same well;
-* ``"none"``: no such metadata (e.g. TIFF folders) -> partners from anywhere in the split.
+* ``"field"``: plate + well + field (+ class) -> partners from the same image, the original's;
+* ``"well"``: plate + well (+ class) -> the same well, i.e. the same protein, plate and day;
+* ``"plate + class"``: plate only -> the same protein on the same plate, other wells;
+* ``"class"``: none of these (e.g. TIFF folders without metadata) -> the same protein anywhere
+  in the split.
 
-We do not fall back to pairing by class label: that would feed the labels into a method
-whose point is to learn without them. The price of ``"none"`` is a weaker pretext task:
-most partners then show another protein, so the source cell tells the network little about
-the target's protein pattern and the features are expected to be worse than the paper's.
+The class stays in every grouping as a guard: a well or field whose cells carry two labels
+(a mislabelled or merged well) never pairs across them. Coarser groupings keep the pretext
+task's meaning (the partner shows the same protein) but let the partner come from another
+well or plate, so imaging conditions differ within a pair, which same-image pairs avoid.
 """
 
 from __future__ import annotations
@@ -24,16 +31,42 @@ import torch
 GROUPINGS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("field", ("plate", "well", "field")),
     ("well", ("plate", "well")),
+    ("plate + class", ("plate",)),
+    ("class", ()),
 )
+"""(name, metadata columns) from finest to coarsest; the class label is added to each."""
+ACROSS_WELLS = frozenset({"plate + class", "class"})
+"""Groupings whose pairs may join cells of different wells."""
+_CLASS = "__class__"
+
+_DESCRIPTIONS = {
+    "field": "the same field (plate, well and field ids) and class",
+    "well": "the same well (plate and well ids) and class",
+    "plate + class": "the same plate and class (the data have no well ids)",
+    "class": "the same class, anywhere in the split (the data have no plate or well ids)",
+}
 
 
-def pairing_groups(meta: pd.DataFrame) -> tuple[np.ndarray, str]:
-    """(group id of every row, name of the grouping used: "field", "well" or "none")."""
-    for name, columns in GROUPINGS:
-        if set(columns) <= set(meta.columns):
-            ids = meta.groupby(list(columns), sort=True, dropna=False).ngroup()
-            return ids.to_numpy(dtype=np.int64), name
-    return np.zeros(len(meta), dtype=np.int64), "none"
+def pairing_groups(meta: pd.DataFrame, labels: np.ndarray) -> tuple[np.ndarray, str]:
+    """(group id of every row, name of the grouping used), never joining two labels."""
+    labels = np.asarray(labels)
+    if len(labels) != len(meta):
+        raise ValueError(f"{len(labels)} labels for {len(meta)} metadata rows")
+    name, columns = next((n, c) for n, c in GROUPINGS if set(c) <= set(meta.columns))
+    keys = meta[list(columns)].reset_index(drop=True).assign(**{_CLASS: labels})
+    ids = keys.groupby([*columns, _CLASS], sort=True, dropna=False).ngroup()
+    return ids.to_numpy(dtype=np.int64), name
+
+
+def describe_pairing(grouping: str) -> str:
+    """One sentence for a chapter: where PCI drew each cell's partner from."""
+    sentence = f"PCI paired each cell with another cell of {_DESCRIPTIONS[grouping]}"
+    if grouping in ACROSS_WELLS:
+        sentence += (
+            "; the paper paired cells of one image, so pairs here may join cells imaged "
+            "under different conditions"
+        )
+    return sentence + "."
 
 
 class GroupPartners:

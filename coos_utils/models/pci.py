@@ -2,6 +2,8 @@
 
 Pretext task: given both channels of a source cell and the nucleus channel of a target cell
 that shows the same protein, predict the target's protein channel (mean squared error).
+The loss never sees a label; the label only says which cells show the same protein (in
+COOS-7 a class is one protein), the role the original's one-folder-per-image layout plays.
 The network (SPEC section 2; the authors' Keras code, github.com/alexxijielu/
 paired_cell_inpainting, ``human_model/pair_model.py``):
 
@@ -13,8 +15,11 @@ paired_cell_inpainting, ``human_model/pair_model.py``):
 
 All convolutions are 3 x 3 with ReLU; in both encoders each is followed by batch norm (the
 original's order: convolution, ReLU, batch norm); the decoder has none. Features (the
-original ``extract_features``): the ReLU output of the source encoder's conv3, conv4 and
-conv5 (before their batch norm), reduced to one value per channel by global max pooling.
+original ``yeast_model/extract_features.py``): the ReLU output of each of the source
+encoder's five convolutions, conv1 to conv5 (before their batch norm), reduced to one value
+per channel by global max pooling. The paper reported its best three layers (conv3, conv4,
+conv5 on COOS-7); here all five are Table 3 outputs and the benchmark picks the three for
+the random forest by cross-validated error on ``train``, as for VGG16's layers.
 
 Training, from the authors' yeast training script (github.com/BooneAndrewsLab/
 paired_cell_inpainting, ``yeast_model/train.py`` and ``opts.py``):
@@ -22,13 +27,13 @@ each channel of each image min-max rescaled to [0, 1]; source and target flipped
 and up-down at random, independently; Adam with learning rate 1e-4 and beta1 = 0.5; batch
 64; 30 epochs of ``len(images) // 64`` steps. Here one iteration is one batch, so
 ``iterations = epochs * (n_fit // batch_size)``, and the fit set is 80% of ``train``: the
-other 20% (random, no labels used) gives a validation loss on fixed pairs every
+other 20% (a random part, paired like the rest) gives a validation loss on fixed pairs every
 ``eval_every`` iterations (default: once per epoch), and the checkpoint with the lowest
 validation loss is kept (the original kept the last weights; the COOS protocol selects
 checkpoints on held-out training data). Batch norm: epsilon 1e-3 as in Keras, torch's
 momentum 0.1 rather than Keras's 0.01, so that short (smoke) runs have usable running
-statistics. Partners come from the same field, well, or -- without such metadata -- the
-whole split (see :mod:`coos_utils.models.pairs`).
+statistics. Partners show the same protein: the same class, within the same field, well
+or plate where the metadata allow (see :mod:`coos_utils.models.pairs`).
 
 ``width`` multiplies every convolution width (each rounded, at least 1; the output stays
 one channel); ``width=1`` is the paper's network.
@@ -59,7 +64,12 @@ from coos_utils.models.device_data import (
     stream_batches,
 )
 from coos_utils.models.extract import extract
-from coos_utils.models.pairs import GroupPartners, pairing_groups
+from coos_utils.models.pairs import (
+    ACROSS_WELLS,
+    GroupPartners,
+    describe_pairing,
+    pairing_groups,
+)
 from coos_utils.models.runtime import (
     autocast,
     cpu_threads,
@@ -71,10 +81,8 @@ from coos_utils.models.runtime import (
 from coos_utils.models.training import TrainingOutcome, TrainingPlan, TrainingTask
 
 FEATURE_LAYERS: dict[str, str] = {
-    "conv3": "source.conv3.relu",
-    "conv4": "source.conv4.relu",
-    "conv5": "source.conv5.relu",
-}
+    f"conv{k}": f"source.conv{k}.relu" for k in range(1, 6)
+}  # the original's conv1_1 ... conv5_1
 BN_EPS = 1e-3
 
 
@@ -198,11 +206,12 @@ class _PciTask(TrainingTask):
 
 
 class PciRepresentation(Representation):
-    """PCI trained on ``train`` (self-supervised): max-pooled source-encoder conv3/4/5.
+    """PCI trained on ``train`` (self-supervised): max-pooled source-encoder conv1 ... conv5.
 
-    After ``fit``: ``grouping_`` ("field", "well" or "none": where partners came from),
+    After ``fit``: ``grouping_`` (where partners came from: "field", "well", "plate + class"
+    or "class"; :func:`~coos_utils.models.pairs.describe_pairing` words it),
     ``iterations_`` (as run), ``history_`` (iteration, train_loss, val_score = held-out
-    MSE, images_per_s), ``best_iteration_`` and ``model_``.
+    MSE, images_per_s, and ``pairs``: the grouping), ``best_iteration_`` and ``model_``.
     """
 
     name: ClassVar[str] = "pci"
@@ -245,7 +254,7 @@ class PciRepresentation(Representation):
         return {name: getattr(self, name) for name in names}
 
     def outputs(self) -> dict[str, str]:
-        return {"conv3": "PCI Conv3", "conv4": "PCI Conv4", "conv5": "PCI Conv5"}
+        return {name: f"PCI {name.capitalize()}" for name in FEATURE_LAYERS}
 
     def schedule(self, n_fit: int) -> tuple[int, int]:
         """(iterations, eval_every) for a fit set of ``n_fit`` images."""
@@ -255,11 +264,10 @@ class PciRepresentation(Representation):
 
     def fit(self, train: CoosSplit) -> Self:
         device = resolve_device(self.device)
-        groups, self.grouping_ = pairing_groups(train.meta)
-        if self.grouping_ == "none":
+        groups, self.grouping_ = pairing_groups(train.meta, train.labels)
+        if self.grouping_ in ACROSS_WELLS:
             warnings.warn(
-                f"split {train.name!r} has no plate/well metadata: PCI pairs cells from "
-                "anywhere in the split, a weaker pretext task than the paper's same-field pairs",
+                f"split {train.name!r} has no plate + well ids: {describe_pairing(self.grouping_)}",
                 stacklevel=2,
             )
         fit_rows, val_rows = random_holdout(len(train), self.validation_fraction, self.seed)
@@ -277,7 +285,7 @@ class PciRepresentation(Representation):
                 model, plan, train, groups, (fit_rows, val_rows), device
             )
         self.model_ = model
-        self.history_ = outcome.history
+        self.history_ = outcome.history.assign(pairs=self.grouping_)
         self.best_iteration_ = outcome.best_iteration
         return self
 

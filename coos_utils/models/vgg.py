@@ -6,10 +6,22 @@ parameter names and shapes of ``torchvision.models.vgg16`` (``features.0.weight`
 ``features.28.bias``, ``classifier.0/3/6``), so torchvision's ImageNet checkpoint
 ``vgg16-397923af.pth`` loads into it without torchvision.
 
-:class:`Vgg16Representation` follows the COOS paper: channel 0 (the protein) of each image
-is rescaled by its own minimum and maximum to 8 bits (0..255, rounded), copied into the
-three colour channels, scaled to [0, 1] and normalised with ImageNet's channel means and
-standard deviations (the normalisation torchvision's weights were trained with). Every
+:class:`Vgg16Representation` follows the authors' script (github.com/alexxijielu/
+paired_cell_inpainting, ``human_model/utility/eval_vgg16.py``), which feeds the protein
+channel alone as a grey image: ``skimage.transform.resize`` to 64 x 64 (which also turns the
+image into floats by dividing by its dtype's maximum: 65,535 for COOS-7's uint16; the HPA
+crops that script read were already floats in [0, 1]), ``np.rint(x * 255)``, the grey
+copied into three channels, then Keras's ``preprocess_input`` ("caffe" mode: RGB -> BGR and
+the ImageNet mean pixel, 103.939 / 116.779 / 123.68, subtracted; no division). So by default
+(``input_scaling="authors"``) channel 0 becomes ``round(x * 255 / 65535)``, one fixed map for
+every image and split, and a brighter cell stays brighter -- the brightness shifts of test3
+and test4 reach the network. COOS-7 crops are already 64 x 64, so the resize changes nothing
+but the dtype. ``input_scaling="per_image"`` (the project's earlier input) stretches each
+image's own minimum..maximum to 0..255 instead, removing brightness and offset differences.
+Departure: the weights are torchvision's (trained on RGB in [0, 1] normalised by ImageNet's
+channel means and standard deviations), not Keras's Caffe-converted ones, so the same 8-bit
+grey image is given in torchvision's convention, ``(v / 255 - mean) / std``, rather than
+``v - mean pixel`` in BGR: each network gets the input its weights were trained on. Every
 convolutional layer gives one feature matrix: its activation map (after the ReLU) is
 reduced to one value per channel by global max pooling -- the paper's "max-pooling
 convolutional layers". Max pooling keeps the strongest response of each filter anywhere in
@@ -20,9 +32,11 @@ deepest one requested are computed.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, get_args
 
 import numpy as np
 import torch
@@ -46,6 +60,8 @@ VGG16_LAYOUT: tuple[int | str, ...] = (
 )  # fmt: skip
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+InputScaling = Literal["authors", "per_image"]
+UINT16_MAX = 65535.0
 
 
 def conv_layer_names() -> dict[str, int]:
@@ -170,14 +186,59 @@ def weights_id(weights: str | Path | None, seed: int) -> str:
     return f"sha256-{digest[:16]}"
 
 
-def vgg_input(x: torch.Tensor) -> torch.Tensor:
-    """(N, 2, H, W) raw intensities -> (N, 3, H, W): channel 0 as 8-bit grey RGB, ImageNet-
-    normalised. A constant channel becomes 0 (black) before normalisation."""
-    protein = x[:, :1]
-    low = protein.amin(dim=(2, 3), keepdim=True)
-    span = protein.amax(dim=(2, 3), keepdim=True) - low
-    eight_bit = torch.round((protein - low) / span.clamp_min(1e-12) * 255)
-    unit = torch.where(span > 0, eight_bit, torch.zeros_like(eight_bit)) / 255
+def eight_bit(
+    protein: torch.Tensor, scaling: InputScaling = "authors", input_max: float = UINT16_MAX
+) -> torch.Tensor:
+    """(N, 1, H, W) raw intensities -> grey levels 0..255 (rounded, as the authors' ``np.rint``).
+
+    ``"authors"``: one fixed map for every image, ``input_max`` -> 255 (larger values clip);
+    ``"per_image"``: each image's own minimum -> 0 and maximum -> 255 (a constant image -> 0),
+    which removes any brightness or offset difference between images.
+    """
+    if scaling == "authors":
+        return torch.round(protein / input_max * 255).clamp(0, 255)
+    if scaling == "per_image":
+        low = protein.amin(dim=(2, 3), keepdim=True)
+        span = protein.amax(dim=(2, 3), keepdim=True) - low
+        stretched = torch.round((protein - low) / span.clamp_min(1e-12) * 255)
+        return torch.where(span > 0, stretched, torch.zeros_like(stretched))
+    raise ValueError(f"unknown input_scaling {scaling!r}; use one of {get_args(InputScaling)}")
+
+
+FEW_GREY_LEVELS = 16
+"""Below this median number of distinct 8-bit levels per cell, the fixed map is flagged."""
+
+
+def grey_levels(split: CoosSplit, input_max: float, n_images: int = 256) -> float:
+    """Median number of distinct 8-bit grey levels of channel 0 per image under the fixed
+    ``input_max -> 255`` map, over ``n_images`` images spread evenly over ``split``."""
+    rows = np.unique(np.linspace(0, len(split) - 1, min(n_images, len(split))).astype(np.int64))
+    protein = torch.from_numpy(np.asarray(split.images[rows][:, :1], dtype=np.float32))
+    levels = eight_bit(protein, "authors", input_max).flatten(1)
+    return float(np.median([len(torch.unique(row)) for row in levels]))
+
+
+def warn_if_few_grey_levels(split: CoosSplit, input_max: float) -> None:
+    """Warn, naming the file, when the authors' fixed 8-bit map leaves the cells of ``split``
+    so few grey levels that VGG16 sees little more than a silhouette (dim 12-bit data read
+    as 16-bit): the number is then the authors' method on these files, but a poor one."""
+    levels = grey_levels(split, input_max)
+    if levels < FEW_GREY_LEVELS:
+        warnings.warn(
+            f"{split.path}: under the authors' fixed 8-bit map (input_max={input_max:g} -> 255) "
+            f"the cells of split {split.name!r} keep a median of {levels:g} grey levels; "
+            "VGG16 features will be poor. Set input_max to the camera's range (e.g. 4095 for "
+            "12-bit data) or input_scaling='per_image'",
+            stacklevel=2,
+        )
+
+
+def vgg_input(
+    x: torch.Tensor, scaling: InputScaling = "authors", input_max: float = UINT16_MAX
+) -> torch.Tensor:
+    """(N, 2, H, W) raw intensities -> (N, 3, H, W): channel 0 as 8-bit grey (:func:`eight_bit`)
+    in all three colour channels, scaled to [0, 1] and ImageNet-normalised (torchvision's)."""
+    unit = eight_bit(x[:, :1], scaling, input_max) / 255
     mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, device=x.device).view(1, 3, 1, 1)
     return (unit.expand(-1, 3, -1, -1) - mean) / std
@@ -192,7 +253,9 @@ class Vgg16Representation(Representation):
     file still builds the book, every VGG16 row then saying "random init"). Display names
     say when the weights are not ImageNet's: "VGG16 Conv3_3 (random init)" or
     "VGG16 Conv3_3 (weights <8 hex of its SHA-256>)".
-    ``layers`` restricts the outputs (default: all 13).
+    ``layers`` restricts the outputs (default: all 13). ``input_scaling``: ``"authors"``
+    (one fixed 8-bit map for every image, ``input_max`` -> 255) or ``"per_image"`` (each
+    image's own range; display names then end in "per-image stretch"); see :func:`eight_bit`.
     """
 
     name: ClassVar[str] = "vgg16"
@@ -203,6 +266,8 @@ class Vgg16Representation(Representation):
         weights: str | Path | None = "imagenet",
         layers: Sequence[str] | None = None,
         seed: int = 0,
+        input_scaling: InputScaling = "authors",
+        input_max: float = UINT16_MAX,
         batch_size: int = 256,
         device: str | None = None,
         n_jobs: int | None = -1,
@@ -210,6 +275,13 @@ class Vgg16Representation(Representation):
         work_dir: str | Path | None = None,
     ) -> None:
         super().__init__(device=device, n_jobs=n_jobs, progress=progress, work_dir=work_dir)
+        if input_scaling not in get_args(InputScaling):
+            raise ValueError(
+                f"unknown input_scaling {input_scaling!r}; use one of {get_args(InputScaling)}"
+            )
+        if not input_max > 0:
+            raise ValueError(f"input_max must be positive, got {input_max}")
+        self.input_scaling, self.input_max = input_scaling, float(input_max)
         if weights == "auto":
             weights = "imagenet" if imagenet_weights_path().exists() else None
         self.weights = weights
@@ -237,15 +309,19 @@ class Vgg16Representation(Representation):
             "layers": list(self.layers),
             "pooling": "global-max",
             "input": "channel0-8bit-grey-rgb-imagenet-norm",
+            "input_scaling": self.input_scaling,
+            "input_max": self.input_max,
         }
 
     def outputs(self) -> dict[str, str]:
-        if self.is_imagenet:
-            suffix = ""
-        elif self.weights is None:
-            suffix = " (random init)"
-        else:
-            suffix = f" (weights {self.weights_id.removeprefix('sha256-')[:8]})"
+        notes = []
+        if self.weights is None:
+            notes.append("random init")
+        elif not self.is_imagenet:
+            notes.append(f"weights {self.weights_id.removeprefix('sha256-')[:8]}")
+        if self.input_scaling == "per_image":
+            notes.append("per-image stretch")
+        suffix = f" ({', '.join(notes)})" if notes else ""
         return {name: f"VGG16 {name.capitalize()}{suffix}" for name in self.layers}
 
     def _network(self, device: torch.device) -> VGG16:
@@ -256,12 +332,14 @@ class Vgg16Representation(Representation):
         return self._model
 
     def transform(self, split: CoosSplit) -> dict[str, np.ndarray]:
+        if self.input_scaling == "authors":
+            warn_if_few_grey_levels(split, self.input_max)
         device = resolve_device(self.device)
         with cpu_threads(self.n_jobs):
             model = self._network(device)
             batches = stream_batches(
                 split,
-                vgg_input,
+                partial(vgg_input, scaling=self.input_scaling, input_max=self.input_max),
                 device,
                 self.batch_size,
                 progress=self.progress,
