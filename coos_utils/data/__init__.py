@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from coos_utils.data.errors import CoosDataError
 from coos_utils.data.hdf5 import read_hdf5_split
@@ -35,14 +36,33 @@ def dataset_fingerprint(splits: Mapping[str, CoosSplit]) -> str:
     return digest.hexdigest()
 
 
+_LAZY = {
+    "CoosDataset": "coos_utils.data.torch_dataset",
+    "eval_loader": "coos_utils.data.torch_dataset",
+    "train_loader": "coos_utils.data.torch_dataset",
+}
+"""Names whose module imports torch: imported on first use, not with this package."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "Batch",
     "CoosDataError",
+    "CoosDataset",
     "CoosSplit",
     "Hdf5Images",
     "LazyImages",
     "TiffImages",
     "dataset_fingerprint",
+    "eval_loader",
     "find_split",
     "load_split",
+    "train_loader",
 ]

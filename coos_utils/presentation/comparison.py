@@ -1,0 +1,156 @@
+"""A model's Table 3 rows beside the paper's and the book's baselines, as Markdown or LaTeX.
+
+Rows come from three sources: ``yours`` (each run, and the mean over runs with its 95%
+t-interval over seeds when there are several), ``paper`` (the published Table 3, no
+intervals) and ``book`` (the baselines' ``table3.csv`` computed on the same data, only the rows
+that stand for the paper's: ``chosen_by_cv`` not False). Cells read ``error [low, high]``; the
+last column names each row's worst test set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from coos_utils.presentation.tables import IMAGE, WELL, interval_kind, with_intervals
+from coos_utils.reference import TEST_SPLITS, paper_table3
+
+WORST_COLUMN = "worst test"
+KEYS = ["source", "features", "model"]
+LATEX_SPECIALS = {
+    "&": r"\&",
+    "%": r"\%",
+    "_": r"\_",
+    "#": r"\#",
+    "$": r"\$",
+    "{": r"\{",
+    "}": r"\}",
+}
+
+
+def mean_row(table: pd.DataFrame, summary: pd.DataFrame, splits: Sequence[str]) -> dict:
+    """A Table 3 row for the mean over runs: ``summary``'s balanced-error means and
+    t-intervals, written under both interval kinds so either display shows them."""
+    errors = summary[summary["metric"] == "balanced_error"].set_index("split")
+    row = {"features": table["features"].iloc[0], "model": f"mean of {len(table)} seeds"}
+    for split in splits:
+        mean, low, high = errors.loc[split, ["mean", "ci_low", "ci_high"]]
+        row.update({split: mean, f"{split}_ci_low": low, f"{split}_ci_high": high})
+        row.update({f"{split}_well_ci_low": low, f"{split}_well_ci_high": high})
+    return row
+
+
+def _worst(table: pd.DataFrame) -> list[str]:
+    values = table[list(TEST_SPLITS)].astype(float)
+    return [f"{row.max():.1f} ({row.idxmax()})" for _, row in values.iterrows()]
+
+
+def _shown(table: pd.DataFrame, source: str, splits: Sequence[str], kind: str) -> pd.DataFrame:
+    shown = with_intervals(table, kind).reset_index()[["features", "model", *splits]]
+    shown.insert(0, "source", source)
+    shown[WORST_COLUMN] = _worst(table)
+    return shown
+
+
+def _paper(splits: Sequence[str]) -> pd.DataFrame:
+    paper = paper_table3()
+    shown = paper[["features", "model"]].copy()
+    for split in splits:
+        shown[split] = [f"{v:.1f}" for v in paper[split]]
+    shown.insert(0, "source", "paper")
+    shown[WORST_COLUMN] = _worst(paper)
+    return shown
+
+
+def comparison_table(
+    ours: pd.DataFrame,
+    summary: pd.DataFrame | None = None,
+    baselines: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, str]:
+    """Our rows (and their mean over runs), the paper's and the book's ``baselines`` in one
+    text table with the columns source, features, model, the splits we scored and the worst
+    test set; and a caption naming the intervals shown."""
+    splits = [s for s in ("train", *TEST_SPLITS) if s in ours.columns]
+    if summary is not None and len(ours) > 1:
+        ours = pd.concat([ours, pd.DataFrame([mean_row(ours, summary, splits)])], ignore_index=True)
+    if baselines is not None and "chosen_by_cv" in baselines:
+        baselines = baselines[baselines["chosen_by_cv"].astype("boolean").fillna(True)]
+    tables = [ours] + ([baselines] if baselines is not None and len(baselines) else [])
+    kind = WELL if all(interval_kind(t) == WELL for t in tables) else IMAGE
+    parts = [_shown(ours, "yours", splits, kind), _paper(splits)]
+    if len(tables) > 1:
+        parts.append(_shown(tables[1], "book", splits, kind))
+    return pd.concat(parts, ignore_index=True), _caption(kind, len(ours) > 1)
+
+
+def _caption(kind: str, several: bool) -> str:
+    what = "wells (plate + well)" if kind == WELL else "images"
+    text = (
+        "Balanced error (%). Intervals: 95% bootstrap, "
+        f"{what} resampled within each class (as in the book's Table 3)"
+    )
+    if several:
+        text += "; the mean-of-seeds row: 95% t-interval over seeds"
+    return text + ". The paper's rows have no intervals."
+
+
+def to_markdown(frame: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table (``|`` in cells escaped)."""
+    cells = [[str(c) for c in frame.columns]] + frame.astype(str).to_numpy().tolist()
+    cells = [[c.replace("|", r"\|") for c in row] for row in cells]
+    lines = ["| " + " | ".join(row) + " |" for row in cells]
+    lines.insert(1, "|" + "|".join("---" for _ in frame.columns) + "|")
+    return "\n".join(lines)
+
+
+def _latex_escape(text: str) -> str:
+    return "".join(LATEX_SPECIALS.get(ch, ch) for ch in text)
+
+
+def to_latex(frame: pd.DataFrame, caption: str | None = None) -> str:
+    """A booktabs ``tabular`` (in a ``table`` with ``caption`` when given)."""
+    header = " & ".join(_latex_escape(str(c)) for c in frame.columns) + r" \\"
+    body = [
+        " & ".join(_latex_escape(str(v)) for v in row) + r" \\"
+        for row in frame.astype(str).to_numpy()
+    ]
+    align = "".join("l" if i < len(KEYS) else "r" for i in range(len(frame.columns)))
+    lines = [rf"\begin{{tabular}}{{{align}}}", r"\toprule", header, r"\midrule", *body]
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    if caption:
+        lines = [r"\begin{table}", r"\centering", *lines]
+        lines += [rf"\caption{{{_latex_escape(caption)}}}", r"\end{table}"]
+    return "\n".join(lines)
+
+
+def _with_interval(value: float, low: float, high: float) -> str:
+    if pd.isna(low):
+        return f"{value:.1f}"
+    return f"{value:.1f} [{low:.1f}, {high:.1f}]"
+
+
+def scores_table(scores: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
+    """Per split: balanced error and macro F1 (%) as text. One run: its bootstrap interval
+    (wells when the split has one, else images); several: mean and t-interval over seeds."""
+    if scores["run"].nunique() == 1:
+        rows = []
+        for row in scores.itertuples(index=False):
+            well = not pd.isna(row.well_ci_low)
+            low, high = (row.well_ci_low, row.well_ci_high) if well else (row.ci_low, row.ci_high)
+            rows.append(
+                [row.split, _with_interval(row.balanced_error, low, high), f"{row.macro_f1:.1f}"]
+            )
+        return pd.DataFrame(rows, columns=["split", "balanced error", "macro F1"])
+    cells = {
+        (r.split, r.metric): _with_interval(r.mean, r.ci_low, r.ci_high)
+        for r in summary.itertuples(index=False)
+    }
+    splits = list(dict.fromkeys(summary["split"]))
+    return pd.DataFrame(
+        {
+            "split": splits,
+            "balanced error": [cells[(s, "balanced_error")] for s in splits],
+            "macro F1": [cells.get((s, "macro_f1"), "") for s in splits],
+        }
+    )
