@@ -6,7 +6,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from coos_utils.dg.contrimix import AttributeEncoder, ContentEncoder, generate
+from coos_utils.dg.contrimix import (
+    AttributeEncoder,
+    ContentEncoder,
+    generate,
+    self_reconstruction_loss,
+)
 from coos_utils.dg.losses import class_balanced_weights, coral_penalty, focal_loss
 from coos_utils.dg.mixstyle import mix_styles
 
@@ -62,13 +67,19 @@ def test_contrimix_generator_and_encoder_shapes() -> None:
     content = torch.zeros(1, 2, 3, 3)
     content[0, 0, 0, 0] = 1.0  # pixel (0, 0) is all content 0, the rest all content 1
     content[0, 1] = 1.0 - content[0, 0]
-    attributes = torch.tensor([[[5.0, 1.0], [0.0, 2.0]]])  # (C=2, K=2)
+    attributes = torch.tensor([[[0.5, 0.1], [0.0, 2.0]]])  # (C=2, K=2)
     image = generate(content, attributes)
     assert image.shape == (1, 2, 3, 3)
-    assert image[0, :, 0, 0].tolist() == [5.0, 0.0]
-    assert image[0, :, 1, 1].tolist() == [1.0, 2.0]
-    x = torch.rand(3, 2, 16, 16)
-    shares = ContentEncoder(2, 4)(x)
-    assert shares.shape == (3, 4, 16, 16)
-    assert torch.allclose(shares.sum(dim=1), torch.ones(3, 16, 16))
+    assert image[0, :, 0, 0].tolist() == [0.5, 0.0]
+    assert torch.allclose(image[0, :, 1, 1], torch.tensor([0.1, 1.0]))  # clipped to [0, 1]
+    x = torch.rand(3, 2, 32, 32)
+    assert ContentEncoder(2, 4)(x).shape == (3, 4, 32, 32)
     assert AttributeEncoder(2, 4)(x).shape == (3, 2, 4)
+
+
+def test_contrimix_self_reconstruction_loss_is_the_authors_worst_image() -> None:
+    x = torch.zeros(2, 1, 1, 10)
+    recon = torch.zeros(2, 1, 1, 10)
+    recon[1, 0, 0] = torch.arange(10.0)  # image 1 is off by 0..9
+    expected = 0.2 * torch.quantile(torch.arange(10.0), 0.9) + 0.8 * 4.5 / 2
+    assert torch.isclose(self_reconstruction_loss(recon, x), expected)

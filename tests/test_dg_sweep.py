@@ -1,5 +1,5 @@
 """The sweep on a local dask cluster, resuming after an interruption, and the summary:
-selection on validation only, intervals over seeds, verdicts against ERM."""
+selection on validation only, intervals over seeds, paired verdicts against ERM."""
 
 from __future__ import annotations
 
@@ -130,7 +130,7 @@ def test_t_interval_and_verdicts(tmp_path: Path) -> None:
             better = 10.0 if name == "test4" else 20.0  # helps on test4 only
             rows.append(("MixStyle", 0, seed, name, better + noise))
         rows += [("ERM", 0, seed, "validation", 1.0), ("MixStyle", 0, seed, "validation", 1.0)]
-    summary = summarise(_records(rows), out_dir=tmp_path)
+    summarise(_records(rows), out_dir=tmp_path)
     assert list(pd.read_csv(tmp_path / "dg.csv").columns) == [
         "method",
         "split",
@@ -139,8 +139,11 @@ def test_t_interval_and_verdicts(tmp_path: Path) -> None:
         "ci_low",
         "ci_high",
         "seeds",
+        "note",
     ]
     assert (tmp_path / "dg_selection.csv").exists()
-    verdicts = compare_to_erm(summary).set_index("split")
+    verdicts = compare_to_erm(_records(rows), out_dir=tmp_path).set_index("split")
+    assert (verdicts["seeds"] == 3).all() and (tmp_path / "dg_vs_erm.csv").exists()
+    assert verdicts.loc["test4", "mean_diff"] == pytest.approx(-10.0)
     assert verdicts.loc["test4", "helps"] and not verdicts.loc["test4", "hurts"]
     assert not verdicts.loc[["test1", "test2", "test3"], "helps"].any()

@@ -5,14 +5,15 @@ hyperparameter table), ``losses``/``mixstyle``/``contrimix`` (their building blo
 ``backbones`` (DeepLoc and a tiny test network), ``data`` (input pipeline, validation
 hold-out, per-plate batches), ``guard`` (no test split before the final evaluation),
 ``trial`` (one trained and scored model), ``sweep`` (many trials on dask), ``summary``
-(selection on validation, intervals, verdicts against ERM), ``shift`` (train-to-test
+(selection on validation, intervals, paired verdicts against ERM), ``adabn`` (exact
+whole-set batch-norm statistics for test-time BN), ``shift`` (train-to-test
 distances), ``ablation`` (shifts switched off in the simulator) and ``plots``.
 
 A chapter needs only these::
 
     records = run_search(data_dir, out_dir, n_draws=2, seeds=(0, 1, 2), steps=120, ...)
     summary = summarise(records, out_dir)             # dg.csv, dg_selection.csv
-    verdicts = compare_to_erm(summary, out_dir=out_dir)  # dg_vs_erm.csv
+    verdicts = compare_to_erm(records, out_dir=out_dir)  # paired, dg_vs_erm.csv
     features = selected_features(out_dir, records)     # ERM's FC2 features
     similarity = shift_table(data_dir, out_dir, features=features)  # similarity.csv
     ablation = run_ablation(root, scale, seed, out_dir, draws={...}, ...)   # ablation.csv
@@ -24,7 +25,14 @@ from coos_utils.dg.guard import SplitAccessError, SplitGuard
 from coos_utils.dg.hparams import HPARAMS, HParam, draw_hparams
 from coos_utils.dg.plots import plot_ablation, plot_methods, plot_shift_vs_error
 from coos_utils.dg.shift import relate_to_error, selected_features, shift_table
-from coos_utils.dg.summary import best_other_method, compare_to_erm, select_draws, summarise
+from coos_utils.dg.summary import (
+    best_other_method,
+    compare_to_erm,
+    not_run,
+    paired_findings,
+    select_draws,
+    summarise,
+)
 from coos_utils.dg.sweep import (
     TRIALS_FOLDER,
     dask_scheduler,
@@ -54,6 +62,8 @@ __all__ = [
     "draw_hparams",
     "get_algorithm",
     "make_sweep",
+    "not_run",
+    "paired_findings",
     "pending",
     "plot_ablation",
     "plot_methods",

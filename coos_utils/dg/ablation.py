@@ -79,7 +79,7 @@ def run_ablation(
     run_sweep(all_specs, out_dir, keep_models=(), progress=progress, **options)
     tables = []
     for switch, group in specs.items():
-        summary = summarise(records_table(group, out_dir))
+        summary = summarise(records_table(group, out_dir)).drop(columns="note")
         tables.append(summary.assign(switch=switch))
     table = pd.concat(tables, ignore_index=True)
     keys = ["method", "split", "metric"]

@@ -13,13 +13,15 @@ method         from   what it does here
 =============  =====  ==========================================================================
 ERM            peer   the baseline: cross-entropy on all training images (DomainBed's ERM)
 ContriMix      seed   content/attribute encoders and a generator; synthetic images that carry
-                      another image's attributes train the classifier (Nguyen et al. 2023)
+                      other images' attributes train the classifier (Nguyen et al. 2023;
+                      the authors' joint training, 5 mixes per image)
 FocalLoss      seed*  imbalance-aware loss 1: focal loss (Lin et al. 2017)
 ClassBalanced  seed*  imbalance-aware loss 2: class-balanced CE, effective number (Cui et al. 2019)
 MixStyle       peer   mixes feature statistics between images in early layers (Zhou et al. 2021)
-CORAL          peer   aligns feature means and covariances between plates (Sun & Saenko 2016)
-TestTimeBN     peer   ERM, then batch-norm statistics re-estimated on each test set (AdaBN, Li et
-                      al. 2016; Schneider et al. 2020)
+CORAL          peer   aligns feature means and covariances between plates (Sun & Saenko 2016);
+                      not run on data without plate ids
+TestTimeBN     peer   ERM, then every batch-norm layer set to the statistics of the whole test
+                      set (AdaBN, Li et al. 2016; Schneider et al. 2020)
 =============  =====  ==========================================================================
 
 \\* The white-blood-cell seed (Umer et al. 2023) handles class imbalance with two losses that
@@ -33,7 +35,7 @@ counts, with ``cb_beta`` moving between no re-weighting (0) and inverse frequenc
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,8 +44,15 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from coos_utils.dg.adabn import Batches, adapt_batch_norms
 from coos_utils.dg.backbones import Backbone
-from coos_utils.dg.contrimix import AttributeEncoder, ContentEncoder, generate
+from coos_utils.dg.contrimix import (
+    LOSS_SHARES,
+    AttributeEncoder,
+    ContentEncoder,
+    generate,
+    self_reconstruction_loss,
+)
 from coos_utils.dg.losses import class_balanced_weights, focal_loss, mean_pairwise_coral
 from coos_utils.dg.mixstyle import MixStyle as MixStyleLayer
 from coos_utils.dg.mixstyle import attach_after_pools
@@ -65,6 +74,11 @@ class TaskInfo:
 class Algorithm(nn.Module):
     """A featurizer, a classifier, and an Adam optimiser over every parameter of the method."""
 
+    needs_domains = False
+    """Whether the method needs at least two training domains (else a trial does not run it)."""
+    domain_batch: int | None = None
+    """Images per domain and step the method asks for (``None``: the batch split over all)."""
+
     def __init__(self, task: TaskInfo, hparams: Mapping[str, Any], backbone: Backbone) -> None:
         super().__init__()
         self.task = task
@@ -80,8 +94,9 @@ class Algorithm(nn.Module):
         """Class logits (N, n_classes) of a batch of images."""
         return self.classifier(self.featurizer(x))
 
-    def adapt(self, batches: Iterable[torch.Tensor]) -> None:
-        """Prepare to predict on the images of one test set (nothing, except TestTimeBN)."""
+    def adapt(self, batches: Batches) -> None:
+        """Prepare to predict on the images of one test set (nothing, except TestTimeBN);
+        ``batches``: a sequence of image batches, or a function that yields them afresh."""
 
     def _step(self, loss: torch.Tensor) -> None:
         if self._optimizer is None:  # created at first use, once every submodule exists
@@ -141,95 +156,104 @@ class MixStyle(ERM):
 
 
 class CORAL(Algorithm):
-    """Cross-entropy plus ``coral_weight`` times the mean CORAL penalty over pairs of domains.
+    """Deep CORAL in DomainBed's form (``domainbed/algorithms.py``, ``AbstractMMD`` with the
+    ``mean_cov`` kernel): the mean cross-entropy over the domains' minibatches plus
+    ``coral_weight`` times the mean, over pairs of domains, of the squared differences of their
+    feature means and covariances. Each domain's minibatch goes through the network on its
+    own, as in DomainBed (so batch norm sees one domain at a time).
 
-    With a single training domain (data without plate ids) there is no pair, the penalty is
-    zero and CORAL trains exactly like ERM.
+    It needs domains: a trial on data with fewer than two training domains does not run it
+    (``needs_domains``) rather than report plain ERM under its name. ``domain_batch`` is
+    DomainBed's images per domain and step (its ``batch_size`` hyperparameter, 32).
     """
 
+    needs_domains = True
+    domain_batch = 32
+
     def update(self, minibatches: Minibatches) -> dict[str, float]:
-        x, y = _concat(minibatches)
-        features = self.featurizer(x)
-        ce = F.cross_entropy(self.classifier(features), y)
-        penalty = mean_pairwise_coral(features.split([len(b) for _, b in minibatches]))
+        if len(minibatches) < 2:
+            raise ValueError(f"CORAL needs at least two domains per step, got {len(minibatches)}")
+        features = [self.featurizer(x) for x, _ in minibatches]
+        labels = [y for _, y in minibatches]
+        ce = torch.stack(
+            [F.cross_entropy(self.classifier(f), y) for f, y in zip(features, labels, strict=True)]
+        ).mean()
+        penalty = mean_pairwise_coral(features)
         loss = ce + self.hparams["coral_weight"] * penalty
         self._step(loss)
         return {"loss": loss.item(), "ce": ce.item(), "coral": penalty.item()}
 
 
 class ContriMix(Algorithm):
-    """ContriMix, reduced: encoders, generator and classifier trained jointly from scratch.
+    """ContriMix as the authors train it jointly (``ip_drit/algorithms/_contrimix.py``,
+    ``ip_drit/loss/_contrimix_loss.py``, see :mod:`coos_utils.dg.contrimix`).
 
-    Per step: contents ``Z`` and attributes ``A`` of the batch; ``contrimix_mixings`` times, a
-    random permutation of the batch lends every image another image's attributes,
-    ``x' = G(Z, A[perm])``. The classifier is trained with cross-entropy on the real images and
-    the synthetic ones (same labels; synthetic images detached, so the classifier cannot shape
-    the generator). The encoders and generator minimise the paper's self-reconstruction
-    (L1 of ``G(Z, A)`` against ``x``), attribute-consistency (``E_a(x')`` against ``A[perm]``)
-    and content-consistency (``E_c(x')`` against ``Z``) losses, weighted by
-    ``contrimix_weight``. No domain labels are used: all domains' images are pooled.
+    Per step, on the pooled images ``x`` of all domains (no domain labels): contents ``Z`` and
+    attributes ``A``; the self-reconstruction ``G(Z, A)``; for each image
+    ``contrimix_mixings`` (5) target images drawn at random from the batch, and the mixes
+    ``G(Z, A[target])``. The classifier is trained with cross-entropy on the
+    self-reconstruction and every mix (mean over them; nothing detached, so the
+    classification loss reaches the encoders), the encoders also by the self-reconstruction
+    loss, attribute consistency (``E_a`` of the reconstruction and the mixes against ``A``
+    and ``A[target]``) and content consistency (``E_c`` of them against ``Z``). Weights:
+    ``contrimix_ce_weight`` (0.5) for cross-entropy, the rest shared 1 : 1 : 3 as the
+    authors' 0.1, 0.1, 0.3. Predictions classify the self-reconstruction, as the authors do.
     """
 
     def __init__(self, task: TaskInfo, hparams: Mapping[str, Any], backbone: Backbone) -> None:
         super().__init__(task, hparams, backbone)
-        n_contents = self.hparams["contrimix_contents"]
-        self.content_encoder = ContentEncoder(task.in_channels, n_contents)
-        self.attribute_encoder = AttributeEncoder(task.in_channels, n_contents)
+        n_attributes = self.hparams["contrimix_attributes"]
+        self.content_encoder = ContentEncoder(task.in_channels, n_attributes)
+        self.attribute_encoder = AttributeEncoder(task.in_channels, n_attributes)
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        recon = generate(self.content_encoder(x), self.attribute_encoder(x))
+        return self.classifier(self.featurizer(recon))
 
     def update(self, minibatches: Minibatches) -> dict[str, float]:
         x, y = _concat(minibatches)
+        n, n_mix = len(x), self.hparams["contrimix_mixings"]
         content, attributes = self.content_encoder(x), self.attribute_encoder(x)
-        recon = F.l1_loss(generate(content, attributes), x)
-        n_mix = self.hparams["contrimix_mixings"]
-        synthetic, attr_cons, content_cons = [], x.new_zeros(()), x.new_zeros(())
-        for _ in range(n_mix):
-            lent = attributes[torch.randperm(len(x), device=x.device)]
-            mixed = generate(content, lent)
-            attr_cons = attr_cons + F.l1_loss(self.attribute_encoder(mixed), lent) / n_mix
-            content_cons = content_cons + F.l1_loss(self.content_encoder(mixed), content) / n_mix
-            synthetic.append(mixed.detach())
-        logits = self.classifier(self.featurizer(torch.cat([x, *synthetic])))
-        ce = F.cross_entropy(logits, y.repeat(n_mix + 1))
-        loss = ce + self.hparams["contrimix_weight"] * (recon + attr_cons + content_cons)
+        targets = torch.randint(0, n, (n_mix, n), device=x.device)
+        lent = torch.cat([attributes, *(attributes[t] for t in targets)])  # ((M + 1) N, C, K)
+        contents = content.repeat(n_mix + 1, 1, 1, 1)
+        images = generate(contents, lent)  # self-reconstruction, then the M mixes
+        terms = {
+            "ce": F.cross_entropy(self.classifier(self.featurizer(images)), y.repeat(n_mix + 1)),
+            "self_recon": self_reconstruction_loss(images[:n], x),
+            "attr_cons": F.l1_loss(self.attribute_encoder(images), lent),
+            "cont_cons": F.l1_loss(self.content_encoder(images), contents),
+        }
+        ce_weight = self.hparams["contrimix_ce_weight"]
+        scale = (1.0 - ce_weight) / sum(LOSS_SHARES.values())
+        loss = ce_weight * terms["ce"] + sum(
+            scale * share * terms[name] for name, share in LOSS_SHARES.items()
+        )
         self._step(loss)
         return {
             "loss": loss.item(),
-            "ce": ce.item(),
-            "reconstruction": recon.item(),
-            "attribute_consistency": attr_cons.item(),
-            "content_consistency": content_cons.item(),
+            "mixings": float(n_mix),
+            **{k: v.item() for k, v in terms.items()},
         }
 
 
 class TestTimeBN(ERM):
-    """ERM; before predicting on a test set, batch-norm statistics are re-estimated on it.
-
-    :meth:`adapt` replaces every batch-norm layer's running mean and variance by those of the
-    given images (means weighted by batch size; variances averaged over the batches, as
-    AdaBN does; no weight changes). Each call starts from scratch, so adapting to one test
-    set leaves nothing behind for the next.
+    """ERM; before predicting on a test set, every batch-norm layer (the featurizer's and the
+    classifier's: DeepLoc normalises its logits) gets the exact mean and variance of its
+    input over the whole test set (AdaBN; :mod:`coos_utils.dg.adabn`), so that neither the
+    order of the images in the file nor the batch size changes them. Weights are not changed.
+    Every layer's statistics are recomputed from the test set alone (the earlier layers
+    first), so adapting to one test set leaves nothing behind for the next.
     """
 
-    def adapt(self, batches: Iterable[torch.Tensor]) -> None:
-        norms = [m for m in self.featurizer.modules() if isinstance(m, _BatchNorm)]
-        momenta = [m.momentum for m in norms]
+    def adapt(self, batches: Batches) -> None:
+        norms = [m for m in self.modules() if isinstance(m, _BatchNorm)]
         was_training = self.training
         self.eval()
-        for m in norms:
-            m.reset_running_stats()
-            m.train()
-        seen = 0
-        with torch.no_grad():
-            for x in batches:
-                seen += len(x)
-                for m in norms:  # running mean = image-weighted mean of the batch means
-                    m.momentum = len(x) / seen
-                self.featurizer(x)
-        for m, momentum in zip(norms, momenta, strict=True):
-            m.momentum = momentum
-        self.train(was_training)
-        if seen == 0:
-            raise ValueError("adapt() needs at least one batch of images")
+        try:
+            adapt_batch_norms(self.predict, norms, batches)
+        finally:
+            self.train(was_training)
 
 
 ALGORITHMS: dict[str, type[Algorithm]] = {
@@ -244,12 +268,15 @@ ALGORITHMS: dict[str, type[Algorithm]] = {
 
 METHOD_SOURCES: dict[str, str] = {
     "ERM": "peer: DomainBed's baseline (Gulrajani and Lopez-Paz 2021)",
-    "ContriMix": "seed: ContriMix (Nguyen et al. 2023), reduced",
+    "ContriMix": "seed: ContriMix (Nguyen et al. 2023), the authors' joint training",
     "FocalLoss": "seed (Umer et al. 2023, imbalanced DG); loss: focal (Lin et al. 2017)",
     "ClassBalanced": "seed (Umer et al. 2023); loss: class-balanced CE (Cui et al. 2019)",
     "MixStyle": "peer: MixStyle (Zhou et al. 2021)",
-    "CORAL": "peer: Deep CORAL (Sun and Saenko 2016), plates as domains",
-    "TestTimeBN": "peer: test-time BN adaptation (Li et al. 2016; Schneider et al. 2020)",
+    "CORAL": (
+        "peer: Deep CORAL (Sun and Saenko 2016; DomainBed), plates as domains; plates hold "
+        "different classes, so aligning plates also aligns class mixes"
+    ),
+    "TestTimeBN": "peer: AdaBN (Li et al. 2016): every BN layer re-estimated on the whole test set",
 }
 
 

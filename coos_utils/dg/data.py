@@ -58,14 +58,25 @@ def holdout(
 class DomainBatches:
     """Endless minibatches: ``per_domain`` row indices from each domain, every step.
 
-    Each domain's rows are visited in a fresh random order each pass (sampling without
-    replacement within a pass), from a generator fixed by ``seed``.
+    By default every domain takes part in every step with ``max(2, batch_size // domains)``
+    rows. With ``per_domain`` (a method that needs enough images of each domain to estimate
+    its statistics, such as CORAL), each step draws ``max(2, batch_size // per_domain)``
+    domains at random (all of them if there are fewer) and takes ``per_domain`` rows of
+    each, so the step still holds about ``batch_size`` images (WILDS' group sampler does the
+    same). Each domain's rows are visited in a fresh random order each pass (sampling
+    without replacement within a pass), from a generator fixed by ``seed``.
     """
 
-    def __init__(self, domains: np.ndarray, batch_size: int, seed: int) -> None:
+    def __init__(
+        self, domains: np.ndarray, batch_size: int, seed: int, per_domain: int | None = None
+    ) -> None:
         self.names, inverse = np.unique(domains, return_inverse=True)
-        self._rows = [np.flatnonzero(inverse == k) for k in range(len(self.names))]
-        self.per_domain = max(2, batch_size // len(self.names))
+        n = len(self.names)
+        self._rows = [np.flatnonzero(inverse == k) for k in range(n)]
+        self.per_domain = per_domain or max(2, batch_size // n)
+        self.domains_per_step = (
+            n if per_domain is None else min(n, max(2, batch_size // per_domain))
+        )
         self._rng = np.random.default_rng(seed)
         self._queues = [np.empty(0, dtype=np.int64) for _ in self._rows]
 
@@ -73,13 +84,20 @@ class DomainBatches:
         return self
 
     def __next__(self) -> list[np.ndarray]:
-        batch = []
-        for k, rows in enumerate(self._rows):
-            while len(self._queues[k]) < self.per_domain:
-                self._queues[k] = np.concatenate([self._queues[k], self._rng.permutation(rows)])
-            batch.append(np.sort(self._queues[k][: self.per_domain]))
-            self._queues[k] = self._queues[k][self.per_domain :]
-        return batch
+        n = len(self._rows)
+        chosen = range(n)
+        if self.domains_per_step < n:
+            chosen = np.sort(self._rng.choice(n, self.domains_per_step, replace=False))
+        return [self._take(k) for k in chosen]
+
+    def _take(self, k: int) -> np.ndarray:
+        while len(self._queues[k]) < self.per_domain:
+            self._queues[k] = np.concatenate(
+                [self._queues[k], self._rng.permutation(self._rows[k])]
+            )
+        rows = np.sort(self._queues[k][: self.per_domain])
+        self._queues[k] = self._queues[k][self.per_domain :]
+        return rows
 
 
 def evaluation_rows(labels: np.ndarray, max_images: int | None, seed: int = 0) -> np.ndarray:
@@ -93,3 +111,16 @@ def evaluation_rows(labels: np.ndarray, max_images: int | None, seed: int = 0) -
         return rows
     chosen, _ = train_test_split(rows, train_size=max_images, random_state=seed, stratify=labels)
     return np.sort(chosen)
+
+
+def plate_class_note(labels: np.ndarray, plates: np.ndarray | None, n_classes: int) -> str:
+    """How far plates and classes are confounded in a split, in words ("" without plates)."""
+    if plates is None:
+        return ""
+    per_plate = [len(np.unique(labels[plates == p])) for p in np.unique(plates)]
+    low, high = min(per_plate), max(per_plate)
+    span = str(low) if low == high else f"{low} to {high}"
+    return (
+        f"each of the {len(per_plate)} training plates holds {span} of the {n_classes} "
+        "classes, so plate moments differ by class mix as well as by plate effects"
+    )

@@ -57,9 +57,11 @@ HPARAMS: tuple[HParam, ...] = (
     HParam("mixstyle_p", 0.5, _uniform(0.2, 0.8), ("MixStyle",)),
     HParam("mixstyle_alpha", 0.1, _log_uniform(-2.0, 0.0), ("MixStyle",)),
     HParam("mixstyle_layers", 2, _choice(1, 2), ("MixStyle",)),
-    HParam("contrimix_contents", 4, _choice(2, 4, 8), ("ContriMix",)),
-    HParam("contrimix_mixings", 1, _choice(1, 2), ("ContriMix",)),
-    HParam("contrimix_weight", 1.0, _log_uniform(-1.0, 1.0), ("ContriMix",)),
+    # ContriMix: the defaults of the authors' ContriMix class (num_attr_vectors=4,
+    # num_mixing_per_image=5) and the cross-entropy weight of their Camelyon17 script (0.5)
+    HParam("contrimix_attributes", 4, _choice(2, 4, 8), ("ContriMix",)),
+    HParam("contrimix_mixings", 5, _choice(2, 3, 4, 5), ("ContriMix",)),
+    HParam("contrimix_ce_weight", 0.5, _uniform(0.3, 0.7), ("ContriMix",)),
 )
 
 

@@ -15,7 +15,7 @@ METRIC_LABELS = {"balanced_error": "balanced error (%)", "macro_f1": "macro F1 (
 def plot_methods(summary: pd.DataFrame, title: str, metric: str = "balanced_error") -> Figure:
     """Each method's mean and 95% interval over seeds per test set, ERM in black, ERM's
     interval shaded; for balanced error, the paper's DeepLoc (end to end, real COOS-7) too."""
-    rows = summary[summary["metric"] == metric]
+    rows = summary[summary["metric"] == metric].dropna(subset=["mean"])  # not-run methods out
     methods = ["ERM", *sorted(set(rows["method"]) - {"ERM"})]
     x = np.arange(len(TEST_SPLITS))
     step = 0.8 / len(methods)

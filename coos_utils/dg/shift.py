@@ -187,9 +187,11 @@ def relate_to_error(
     similarity: pd.DataFrame, summary: pd.DataFrame, metric: str = "balanced_error"
 ) -> pd.DataFrame:
     """Spearman's rho between each distance and each method's mean error over the test splits
-    (columns measure, method, rho, p_exact, splits)."""
-    errors = summary[summary["metric"] == metric].pivot(
-        index="split", columns="method", values="mean"
+    (columns measure, method, rho, p_exact, splits); methods that did not run are left out."""
+    errors = (
+        summary[summary["metric"] == metric]
+        .dropna(subset=["mean"])
+        .pivot(index="split", columns="method", values="mean")
     )
     distances = similarity.pivot(index="split", columns="measure", values="value")
     splits = [s for s in distances.index if s in errors.index]

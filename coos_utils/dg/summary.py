@@ -7,8 +7,14 @@
 * :func:`summarise` -- the chosen draw's test scores, mean and 95% t-interval over seeds
   (``mean +- t(0.975, n - 1) * sd / sqrt(n)``; with a handful of seeds a percentile interval
   would only span the extreme seeds). One seed gives no interval (NaN).
-* :func:`compare_to_erm` -- a method "helps" on a split and metric only when its interval
-  and ERM's do not overlap and it is on the better side ("hurts": the other side).
+* :func:`compare_to_erm` -- each method against ERM seed by seed: the per-seed difference
+  (method minus ERM, each at its chosen draw, same seed: same data split, same held-out
+  part, same batches), its mean and 95% t-interval over the paired seeds. A method "helps"
+  on a split and metric only when that interval lies wholly on the better side of zero
+  ("hurts": the other side). Two overlapping intervals of the means say little: the seeds'
+  shared noise cancels in the paired difference, not in the separate intervals.
+* Methods that could not run (CORAL without domain ids) keep a row per split and metric in
+  the summary with no numbers, ``seeds`` 0 and the reason in ``note``.
 """
 
 from __future__ import annotations
@@ -22,7 +28,8 @@ from scipy import stats
 
 from coos_utils.atomic import atomic_write_text
 
-SUMMARY_COLUMNS = ["method", "split", "metric", "mean", "ci_low", "ci_high", "seeds"]
+SUMMARY_COLUMNS = ["method", "split", "metric", "mean", "ci_low", "ci_high", "seeds", "note"]
+PAIRED_COLUMNS = ["method", "split", "metric", "mean_diff", "ci_low", "ci_high", "seeds"]
 LOWER_IS_BETTER = {"balanced_error": True, "macro_f1": False}
 
 
@@ -36,10 +43,27 @@ def t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, flo
     return mean, float(mean - half), float(mean + half)
 
 
+def ran(records: pd.DataFrame) -> pd.DataFrame:
+    """The rows of trials that ran (a ``note`` names why a trial did not)."""
+    if "note" not in records.columns:
+        return records
+    return records[records["note"].fillna("") == ""]
+
+
+def not_run(records: pd.DataFrame) -> dict[str, str]:
+    """Method -> reason, for the methods none of whose trials ran."""
+    if "note" not in records.columns:
+        return {}
+    notes = records.groupby("method", sort=False)["note"].agg(lambda n: sorted(set(n.fillna(""))))
+    return {m: "; ".join(n) for m, n in notes.items() if "" not in n}
+
+
 def select_draws(records: pd.DataFrame) -> pd.DataFrame:
     """Per method: the draw with the lowest mean validation balanced error over the seeds
     shared by all its draws (ties: the lowest draw); columns method, hparams_seed,
-    validation_error, seeds (how many seeds the comparison used)."""
+    validation_error, seeds (how many seeds the comparison used). Trials that did not run
+    take no part."""
+    records = ran(records)
     val = records[(records["split"] == "validation") & (records["metric"] == "balanced_error")]
     chosen = []
     for method, group in val.groupby("method", sort=False):
@@ -59,6 +83,13 @@ def best_other_method(selection: pd.DataFrame, baseline: str = "ERM") -> str:
     return str(others.loc[others["validation_error"].idxmin(), "method"])
 
 
+def _chosen_test_rows(records: pd.DataFrame) -> pd.DataFrame:
+    """The test rows of each method's chosen draw (trials that ran only)."""
+    chosen = select_draws(records)
+    picked = ran(records).merge(chosen[["method", "hparams_seed"]], on=["method", "hparams_seed"])
+    return picked[picked["split"] != "validation"]
+
+
 def summarise(
     records: pd.DataFrame, out_dir: str | Path | None = None, level: float = 0.95
 ) -> pd.DataFrame:
@@ -67,15 +98,19 @@ def summarise(
     With ``out_dir``, writes ``dg.csv`` and ``dg_selection.csv`` (each method's chosen draw,
     its validation error and its hyperparameters).
     """
-    chosen = select_draws(records)
-    picked = records.merge(chosen[["method", "hparams_seed"]], on=["method", "hparams_seed"])
-    test = picked[picked["split"] != "validation"]
+    test = _chosen_test_rows(records)
     rows = []
     for (method, split, metric), group in test.groupby(["method", "split", "metric"], sort=False):
         mean, low, high = t_interval(group["value"], level)
-        rows.append((method, split, metric, mean, low, high, len(group)))
+        rows.append((method, split, metric, mean, low, high, len(group), ""))
+    for method, reason in not_run(records).items():
+        splits = records.loc[records["split"] != "validation", "split"].unique()
+        for split in splits:
+            for metric in LOWER_IS_BETTER:
+                rows.append((method, split, metric, np.nan, np.nan, np.nan, 0, reason))
     summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     if out_dir is not None:
+        chosen = select_draws(records)
         values = records[["method", "hparams_seed", "hparams"]].drop_duplicates()
         selection = chosen.merge(values, on=["method", "hparams_seed"], how="left")
         atomic_write_text(Path(out_dir) / "dg.csv", summary.to_csv(index=False))
@@ -86,9 +121,7 @@ def summarise(
 def seed_range(records: pd.DataFrame) -> pd.DataFrame:
     """Per method, split and metric: the range (max - min) of the chosen draw's test scores
     over its seeds (method, split, metric, seed_range, seeds); NaN with a single seed."""
-    chosen = select_draws(records)
-    picked = records.merge(chosen[["method", "hparams_seed"]], on=["method", "hparams_seed"])
-    test = picked[picked["split"] != "validation"]
+    test = _chosen_test_rows(records)
     grouped = test.groupby(["method", "split", "metric"], sort=False)["value"]
     table = grouped.agg(seed_range=lambda v: v.max() - v.min(), seeds="count").reset_index()
     table.loc[table["seeds"] < 2, "seed_range"] = np.nan
@@ -96,26 +129,65 @@ def seed_range(records: pd.DataFrame) -> pd.DataFrame:
 
 
 def compare_to_erm(
-    summary: pd.DataFrame, baseline: str = "ERM", out_dir: str | Path | None = None
+    records: pd.DataFrame,
+    baseline: str = "ERM",
+    out_dir: str | Path | None = None,
+    level: float = 0.95,
 ) -> pd.DataFrame:
-    """Each method against ``baseline`` per split and metric: difference, helps, hurts.
+    """Each method against ``baseline``, seed by seed, per test split and metric.
 
-    Writes ``dg_vs_erm.csv`` with ``out_dir``.
+    For the seeds both chosen draws ran: the difference (method minus baseline), its mean
+    and ``level`` t-interval (NaN bounds with one seed), and ``helps`` / ``hurts`` when the
+    whole interval is on the better / worse side of zero. Columns: method, split, metric,
+    mean_diff, ci_low, ci_high, seeds, helps, hurts. Writes ``dg_vs_erm.csv`` with
+    ``out_dir``.
     """
-    keys = ["split", "metric"]
-    base = summary[summary["method"] == baseline].set_index(keys)
+    test = _chosen_test_rows(records)
+    keys = ["split", "metric", "seed"]
+    base = test[test["method"] == baseline].set_index(keys)["value"]
     rows = []
-    for row in summary[summary["method"] != baseline].itertuples(index=False):
-        ref = base.loc[(row.split, row.metric)]
-        lower_better = LOWER_IS_BETTER[row.metric]
-        below = row.ci_high < ref["ci_low"]
-        above = row.ci_low > ref["ci_high"]
+    for (method, split, metric), group in test.groupby(["method", "split", "metric"], sort=False):
+        if method == baseline:
+            continue
+        values = group.set_index(keys)["value"]
+        diffs = (values - base).dropna()
+        if diffs.empty:
+            continue
+        mean, low, high = t_interval(diffs.to_numpy(), level)
+        lower_better = LOWER_IS_BETTER[metric]
+        below, above = bool(high < 0), bool(low > 0)
         better, worse = (below, above) if lower_better else (above, below)
-        rows.append(
-            (row.method, row.split, row.metric, row.mean - ref["mean"], bool(better), bool(worse))
-        )
-    columns = ["method", "split", "metric", "difference", "helps", "hurts"]
-    verdicts = pd.DataFrame(rows, columns=columns)
+        rows.append((method, split, metric, mean, low, high, len(diffs), better, worse))
+    paired = pd.DataFrame(rows, columns=[*PAIRED_COLUMNS, "helps", "hurts"])
     if out_dir is not None:
-        atomic_write_text(Path(out_dir) / "dg_vs_erm.csv", verdicts.to_csv(index=False))
-    return verdicts
+        atomic_write_text(Path(out_dir) / "dg_vs_erm.csv", paired.to_csv(index=False))
+    return paired
+
+
+def paired_findings(
+    paired: pd.DataFrame, summary: pd.DataFrame, metric: str = "balanced_error"
+) -> str:
+    """Sentences (Markdown) for the chapter: per method, the test sets where its paired
+    difference from ERM in ``metric`` resolves (helps / hurts), and the methods not run."""
+    rows = paired[paired["metric"] == metric]
+    lines = []
+    for method, group in rows.groupby("method", sort=False):
+        helps = ", ".join(group.loc[group["helps"], "split"])
+        hurts = ", ".join(group.loc[group["hurts"], "split"])
+        seeds = int(group["seeds"].min())
+        if seeds < 2:
+            verdict = "one paired seed only: no interval, no verdict"
+        elif not helps and not hurts:
+            verdict = "no test set where the paired difference from ERM excludes zero"
+        else:
+            parts = [
+                f"better than ERM on {helps}" if helps else "",
+                f"worse on {hurts}" if hurts else "",
+            ]
+            verdict = "; ".join(p for p in parts if p)
+        lines.append(f"- **{method}** ({seeds} paired seeds): {verdict}.")
+    for method, note in (
+        summary.loc[summary["seeds"] == 0, ["method", "note"]].drop_duplicates().values
+    ):
+        lines.append(f"- **{method}**: {note}; no numbers are reported for it.")
+    return "\n".join(lines)

@@ -33,6 +33,7 @@ from tqdm import tqdm
 from coos_utils.dg.algorithms import ALGORITHMS
 from coos_utils.dg.summary import select_draws
 from coos_utils.dg.trial import TrialSpec, is_done, read_record, run_trial
+from coos_utils.reference import TEST_SPLITS
 
 TRIALS_FOLDER = "dg_trials"
 RECORD_COLUMNS = [
@@ -44,6 +45,7 @@ RECORD_COLUMNS = [
     "split",
     "metric",
     "value",
+    "note",
 ]
 METRICS = ("balanced_error", "macro_f1")
 
@@ -228,17 +230,22 @@ def run_search(
 
 def records_table(specs: Sequence[TrialSpec], out_dir: str | Path) -> pd.DataFrame:
     """One row per finished trial, split (``validation``, test1..test4) and metric, with the
-    trial's hyperparameters as JSON."""
+    trial's hyperparameters as JSON. A trial that was not run (CORAL without domains) gives
+    its rows a NaN value and the reason in ``note`` (empty for trials that ran)."""
     trials_dir = Path(out_dir) / TRIALS_FOLDER
     rows = []
     for spec in specs:
         if not is_done(trials_dir, spec):
             continue
         record = read_record(trials_dir, spec)
-        hparams = json.dumps(record["hparams"], sort_keys=True)
+        hparams = json.dumps(record.get("hparams", {}), sort_keys=True)
+        key = (spec.trial_id, spec.method, spec.hparams_seed, spec.seed, hparams)
+        if record.get("status", "ran") != "ran":
+            for split in ("validation", *TEST_SPLITS):
+                rows.extend((*key, split, m, float("nan"), record["reason"]) for m in METRICS)
+            continue
         scores = {"validation": record["validation"], **record["test"]}
         for split, result in scores.items():
             for metric in METRICS:
-                key = (spec.trial_id, spec.method, spec.hparams_seed, spec.seed, hparams)
-                rows.append((*key, split, metric, float(result[metric])))
+                rows.append((*key, split, metric, float(result[metric]), ""))
     return pd.DataFrame(rows, columns=RECORD_COLUMNS)

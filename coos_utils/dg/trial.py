@@ -3,10 +3,14 @@
 The protocol, in order:
 
 1. Open ``train`` (the only split readable during selection, see :mod:`~coos_utils.dg.guard`).
-   Domains are its plate ids when the data have them, else one domain.
+   Domains are its plate ids when the data have them (the loader gives the usual spellings
+   the name ``plate``), else one domain. A method that needs domains (CORAL) is not run on
+   data with fewer than two: its record says "not run" and why, and holds no scores.
 2. Hold out a class- and plate-stratified 20% of ``train`` (fixed by the seed) as the
-   training-domain validation set; train on the other 80% with one minibatch per plate,
-   DeepLoc's input stretch and augmentation (random crops, flips, 90-degree rotations).
+   training-domain validation set; train on the other 80% with one minibatch per plate
+   (CORAL: ``domain_batch`` images of each of a few plates per step, see
+   :class:`~coos_utils.dg.data.DomainBatches`), DeepLoc's input stretch and augmentation
+   (random crops, flips, 90-degree rotations).
 3. Every ``eval_every`` steps (and at the end) score the validation set; keep the weights
    with the lowest validation balanced error. Selection is then final.
 4. Only now open the test splits and score the kept weights on each: balanced error and
@@ -83,6 +87,9 @@ class TrialSpec:
     backbone: str = "deeploc"
     max_eval_images: int | None = None
     val_fraction: float = 0.2
+    hparams_overrides: tuple[tuple[str, Any], ...] = ()
+    """(name, value) pairs that replace the drawn values of the method's hyperparameters of
+    those names (a CPU profile's smaller ContriMix, say); names the method lacks are ignored."""
 
     def __post_init__(self) -> None:
         get_algorithm(self.method)  # fails early, naming the valid methods
@@ -120,6 +127,31 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> dict[str, A
     }
 
 
+def trial_hparams(spec: TrialSpec) -> dict[str, Any]:
+    """The method's hyperparameters in the spec's draw, with the spec's overrides applied."""
+    hparams = draw_hparams(spec.method, spec.hparams_seed)
+    hparams.update((k, v) for k, v in spec.hparams_overrides if k in hparams)
+    return hparams
+
+
+def plate_ids(split: CoosSplit) -> np.ndarray | None:
+    """The split's plate ids, or ``None`` when its metadata has no ``plate`` column."""
+    return split.meta["plate"].to_numpy() if "plate" in split.meta.columns else None
+
+
+def missing_domains(spec: TrialSpec, train: CoosSplit) -> str | None:
+    """Why the spec's method cannot run on ``train`` (it needs two domains and the data has
+    fewer), or ``None`` when it can."""
+    if not get_algorithm(spec.method).needs_domains:
+        return None
+    plates = plate_ids(train)
+    if plates is None:
+        return f"{spec.method} not run: no domain ids in the data (no plate column)"
+    if len(np.unique(plates)) < 2:
+        return f"{spec.method} not run: the training data come from a single plate"
+    return None
+
+
 def _batches(images: np.ndarray, device: torch.device) -> Iterator[torch.Tensor]:
     for start in range(0, len(images), EVAL_BATCH):
         yield prepare_input(centre_crop(to_input(images[start : start + EVAL_BATCH])), device)
@@ -131,7 +163,7 @@ def predict_images(
     """Predicted labels of raw images (after :meth:`Algorithm.adapt` to them when asked)."""
     algorithm.eval()
     if adapt:
-        algorithm.adapt(_batches(images, device))
+        algorithm.adapt(lambda: _batches(images, device))
     out = []
     with torch.no_grad(), autocast(device):
         for x in _batches(images, device):
@@ -145,20 +177,22 @@ def _train_and_select(
     """Train on 80% of ``train``, keep the weights that score best on the other 20%."""
     images, labels = train.load_images(), train.labels
     n_classes = len(train.class_names)
-    plates = train.meta["plate"].to_numpy() if "plate" in train.meta.columns else None
+    plates = plate_ids(train)
     fit, val = holdout(labels, plates, spec.val_fraction, spec.seed)
     val = val[evaluation_rows(labels[val], spec.max_eval_images)]
     domains = plates[fit] if plates is not None else np.zeros(len(fit), dtype=np.int64)
-    batches = DomainBatches(domains, spec.batch_size, spec.seed)
+    method = get_algorithm(spec.method)
+    per_domain = min(method.domain_batch, spec.batch_size // 2) if method.domain_batch else None
+    batches = DomainBatches(domains, spec.batch_size, spec.seed, per_domain)
     task = TaskInfo(
         in_channels=images.shape[1],
         n_classes=n_classes,
         n_domains=len(batches.names),
         class_counts=tuple(int(c) for c in np.bincount(labels[fit], minlength=n_classes)),
     )
-    hparams = draw_hparams(spec.method, spec.hparams_seed)
+    hparams = trial_hparams(spec)
     backbone = build_backbone(spec.backbone, task.in_channels, n_classes, spec.width)
-    algorithm = prepare_module(get_algorithm(spec.method)(task, hparams, backbone), device)
+    algorithm = prepare_module(method(task, hparams, backbone), device)
     crops = torch.Generator().manual_seed(spec.seed)
 
     history, best_error, best_state, best_step, best_val = [], np.inf, None, 0, None
@@ -187,6 +221,8 @@ def _train_and_select(
         "hparams": hparams,
         "n_domains": task.n_domains,
         "domains": [str(d) for d in batches.names],
+        "per_domain_batch": batches.per_domain,
+        "domains_per_step": batches.domains_per_step,
         "class_counts": list(task.class_counts),
         "train_images": len(fit),
         "selected_step": best_step,
@@ -217,9 +253,13 @@ def run_trial(
     guard = SplitGuard(opener or partial(load_split, spec.data_dir))
     torch_device = resolve_device(device)
     seed_everything(spec.seed)
+    train = guard.open("train")
+    reason = missing_domains(spec, train)
+    if reason is not None:
+        return _write_record(folder, spec, {"status": "not run", "reason": reason}, guard)
     with cpu_threads(threads):
         started, cpu_started = time.perf_counter(), time.process_time()
-        algorithm, summary = _train_and_select(spec, guard.open("train"), torch_device)
+        algorithm, summary = _train_and_select(spec, train, torch_device)
         trained = time.perf_counter()
         guard.finalise()
         test = {}
@@ -228,12 +268,10 @@ def run_trial(
             rows = evaluation_rows(split.labels, spec.max_eval_images)
             predicted = predict_images(algorithm, split.images[rows], torch_device, adapt=True)
             test[name] = score(split.labels[rows], predicted, len(split.class_names))
-    record = {
-        "trial_id": spec.trial_id,
-        "spec": asdict(spec),
+    outcome = {
+        "status": "ran",
         **summary,
         "test": test,
-        "split_access": guard.log,
         "seconds": {
             "train": trained - started,
             "evaluate": time.perf_counter() - trained,
@@ -245,6 +283,19 @@ def run_trial(
     if keep_model:
         with atomic_path(folder / "model.pt") as tmp:
             torch.save(algorithm.state_dict(), tmp)
+    return _write_record(folder, spec, outcome, guard)
+
+
+def _write_record(
+    folder: Path, spec: TrialSpec, outcome: dict[str, Any], guard: SplitGuard
+) -> dict[str, Any]:
+    """Write ``record.json`` and then the done marker; return the record."""
+    record = {
+        "trial_id": spec.trial_id,
+        "spec": asdict(spec),
+        **outcome,
+        "split_access": guard.log,
+    }
     atomic_write_text(folder / "record.json", json.dumps(record, indent=1))
     atomic_write_text(folder / "done", spec.trial_id + "\n")
     return record

@@ -1,0 +1,104 @@
+"""Exact whole-set batch-norm statistics for test-time adaptation (AdaBN, Li et al. 2016).
+
+AdaBN replaces every batch-norm layer's training statistics by the mean and variance of the
+layer's input over the whole target set. Averaging per-batch variances in file order is not
+that: on a file stored in class order each batch holds one class, the within-batch variances
+miss the spread between classes, and the estimate depends on the order. Here the layers are
+adapted one after the other, in the order the network runs them: with the layers before it
+already adapted, one pass over the target set gives a layer's exact sums of its inputs and of
+their squares per channel (a forward hook; nothing after the layer matters for it), from which
+its mean and unbiased variance follow (torch stores the unbiased variance). One pass per layer
+is the price of exactness; every layer, the classifier's included, is adapted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+import torch
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+Batches = Sequence[torch.Tensor] | Callable[[], Iterable[torch.Tensor]]
+"""The target images: a sequence of batches, or a function that yields them afresh each time."""
+
+
+def _each(batches: Batches) -> Iterable[torch.Tensor]:
+    return batches() if callable(batches) else batches
+
+
+class _Moments:
+    """Per-channel count, sum and sum of squares of a batch-norm layer's inputs (float64)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total: torch.Tensor | float = 0.0
+        self.squares: torch.Tensor | float = 0.0
+
+    def __call__(self, module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
+        x = inputs[0].detach().double()
+        dims = [d for d in range(x.dim()) if d != 1]  # every dimension but the channels
+        self.count += x.numel() // x.shape[1]
+        self.total = self.total + x.sum(dims)
+        self.squares = self.squares + x.pow(2).sum(dims)
+
+    def mean_and_variance(self) -> tuple[torch.Tensor, torch.Tensor]:
+        mean = self.total / self.count
+        biased = (self.squares / self.count - mean.pow(2)).clamp_min(0.0)
+        return mean, biased * self.count / max(self.count - 1, 1)
+
+
+def _run_all(forward: Callable[[torch.Tensor], torch.Tensor], batches: Batches) -> None:
+    with torch.no_grad():
+        for x in _each(batches):
+            forward(x)
+
+
+def whole_set_moments(
+    forward: Callable[[torch.Tensor], torch.Tensor], layer: nn.Module, batches: Batches
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and unbiased variance per channel of ``layer``'s input over all ``batches``."""
+    moments = _Moments()
+    handle = layer.register_forward_pre_hook(moments)
+    try:
+        _run_all(forward, batches)
+    finally:
+        handle.remove()
+    if moments.count == 0:
+        raise ValueError("adaptation needs at least one batch of images")
+    return moments.mean_and_variance()
+
+
+def run_order(
+    forward: Callable[[torch.Tensor], torch.Tensor], norms: Sequence[nn.Module], x: torch.Tensor
+) -> list[nn.Module]:
+    """``norms`` in the order a forward pass of ``x`` runs them (those it skips left out)."""
+    order: list[nn.Module] = []
+    handles = [m.register_forward_pre_hook(lambda m, _: order.append(m)) for m in norms]
+    try:
+        with torch.no_grad():
+            forward(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return list(dict.fromkeys(order))
+
+
+def adapt_batch_norms(
+    forward: Callable[[torch.Tensor], torch.Tensor], norms: Sequence[_BatchNorm], batches: Batches
+) -> None:
+    """Set every layer of ``norms`` to the exact mean and unbiased variance of its input over
+    all ``batches``, layer after layer in the order the network runs them, each with the
+    layers before it already adapted.
+
+    ``forward`` must run the network in evaluation mode (batch norm using running statistics).
+    """
+    first = next(iter(_each(batches)), None)
+    if first is None:
+        raise ValueError("adaptation needs at least one batch of images")
+    for layer in run_order(forward, norms, first):
+        mean, variance = whole_set_moments(forward, layer, batches)
+        layer.running_mean.copy_(mean.to(layer.running_mean.dtype))
+        layer.running_var.copy_(variance.to(layer.running_var.dtype))
+        if layer.num_batches_tracked is not None:
+            layer.num_batches_tracked.zero_()
