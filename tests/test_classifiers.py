@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from coos_utils.analysis.metrics import balanced_error
 from coos_utils.benchmark.classifiers import (
     MODELS,
     RF_PARAM_GRID,
+    TABLE3_COLUMNS,
     fit_predict,
     fit_table3,
     make_model,
@@ -89,6 +90,27 @@ def test_cv_error_comes_from_train_only(
 
 
 @pytest.mark.parametrize("model", ["kNN", "L1 LR", "RF"])
+def test_every_cv_error_is_out_of_fold_on_the_same_folds(model: str) -> None:
+    """All three classifiers are scored alike: out-of-fold predictions of the whole fitting
+    procedure on the same seeded folds; for the forest the search is nested in each fold."""
+    rng = np.random.default_rng(5)
+    y = np.repeat(np.arange(7), 20)
+    x = rng.normal(scale=0.8, size=(7, 6))[y] + rng.normal(size=(len(y), 6))  # overlapping
+    kwargs = {"seed": 2, "search_draws": 3, "cv_folds": 3, "n_jobs": 1}
+    fitted, _, score = fit_predict({"train": x}, y, model, **kwargs)
+    folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=2)
+    fresh = make_model(model, seed=2, search_draws=3, cv_folds=3, n_jobs=1)
+    assert score == pytest.approx(balanced_error(y, cross_val_predict(fresh, x, y, cv=folds)))
+    assert 5 < score < 80
+    if model == "RF":  # not the search's own (optimistic) best score
+        assert score != pytest.approx(100 * (1 - fitted.best_score_))
+
+
+def test_cv_error_is_described() -> None:
+    assert "nested" in TABLE3_COLUMNS["cv_error"] and "out-of-fold" in TABLE3_COLUMNS["cv_error"]
+
+
+@pytest.mark.parametrize("model", ["kNN", "L1 LR", "RF"])
 def test_standardisation_uses_train_only(
     model: str, data: tuple[dict[str, np.ndarray], dict[str, np.ndarray]]
 ) -> None:
@@ -141,6 +163,23 @@ def test_fit_table3_rows_columns_and_values(
             assert row[split] == pytest.approx(balanced_error(labels[split], pred))
             assert row[f"{split}_ci_low"] <= row[split] + 1e-9 <= row[f"{split}_ci_high"] + 2e-9
     assert (table[["train", "test1", "test3"]] < 40).all().all()
+    assert table[["test1_well_ci_low", "test3_well_ci_high"]].isna().all().all()
+
+
+def test_fit_table3_adds_well_intervals_when_given_wells(
+    data: tuple[dict[str, np.ndarray], dict[str, np.ndarray]],
+) -> None:
+    features, labels = data
+    wells = {split: np.arange(len(y)) % 4 for split, y in labels.items()}
+    kwargs = {"models": ["kNN"], "n_jobs": 1, "bootstrap_samples": 200, "progress": False}
+    table, _ = fit_table3(features, labels, clusters_by_split=wells, **kwargs)
+    row = table.iloc[0]
+    for split in ("train", "test1", "test3"):
+        assert row[f"{split}_well_ci_low"] <= row[f"{split}_well_ci_high"]
+        assert np.isfinite([row[f"{split}_well_ci_low"], row[f"{split}_well_ci_high"]]).all()
+    without, _ = fit_table3(features, labels, **kwargs)
+    image_columns = [c for c in without.columns if "_well_" not in c]
+    pd.testing.assert_frame_equal(table[image_columns], without[image_columns])
 
 
 def test_fit_table3_is_reproducible(

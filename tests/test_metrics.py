@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 from sklearn.metrics import balanced_accuracy_score, confusion_matrix, recall_score
 
-from coos_utils.analysis.metrics import balanced_error, bootstrap_ci, confusion, sensitivity
+from coos_utils.analysis.metrics import (
+    balanced_error,
+    bootstrap_ci,
+    cluster_bootstrap_ci,
+    confusion,
+    sensitivity,
+)
 
 
 @pytest.fixture
@@ -84,3 +90,35 @@ def test_bootstrap_resamples_within_class() -> None:
     y = np.array([0] * 34 + [1])
     pred = np.zeros(35, dtype=int)
     assert bootstrap_ci(y, pred, n_boot=200, seed=0) == (50.0, 50.0)
+
+
+def _wells(wrong_wells: int, n_wells: int = 10, per_well: int = 30) -> tuple[np.ndarray, ...]:
+    """7 classes x ``n_wells`` wells; in each class the first ``wrong_wells`` wells are all
+    misclassified and the others all right, so errors come in whole wells."""
+    y = np.repeat(np.arange(7), n_wells * per_well)
+    wells = np.tile(np.repeat(np.arange(n_wells), per_well), 7) + 100 * y
+    pred = np.where(wells % 100 < wrong_wells, (y + 1) % 7, y)
+    return y, pred, wells
+
+
+def test_cluster_bootstrap_is_wider_when_errors_come_in_wells() -> None:
+    y, pred, wells = _wells(3)
+    assert balanced_error(y, pred) == pytest.approx(30.0)
+    image = bootstrap_ci(y, pred, n_boot=500, seed=0)
+    well = cluster_bootstrap_ci(y, pred, wells, n_boot=500, seed=0)
+    assert well[0] < 30.0 < well[1]
+    assert well[1] - well[0] > 2 * (image[1] - image[0])
+    assert cluster_bootstrap_ci(y, pred, wells, n_boot=500, seed=0) == well
+    assert cluster_bootstrap_ci(y, pred, wells, n_boot=500, seed=1) != well
+
+
+def test_cluster_bootstrap_keeps_classes_and_needs_two_wells_per_class() -> None:
+    # Errors spread evenly over wells: every well draw gives the same error.
+    y, pred, _ = _wells(3)
+    wells = np.arange(len(y)) % 10 + 100 * y
+    low, high = cluster_bootstrap_ci(y, pred, wells, n_boot=200, seed=0)
+    assert low == pytest.approx(30.0) and high == pytest.approx(30.0)
+    single = np.where(y == 0, 0, wells)
+    assert np.isnan(cluster_bootstrap_ci(y, pred, single, n_boot=50)).all()
+    with pytest.raises(ValueError, match="clusters"):
+        cluster_bootstrap_ci(y, pred, wells[:-1])

@@ -9,10 +9,17 @@ import pandas as pd
 import pytest
 
 from coos_utils.benchmark import table3 as table3_module
-from coos_utils.benchmark.table3 import Table3Result, load_splits, run_table3
+from coos_utils.benchmark.table3 import Table3Result, load_splits, run_table3, well_clusters
 from coos_utils.cli import main
 from coos_utils.features import TextureRepresentation
-from coos_utils.presentation.tables import compare_with_paper
+from coos_utils.presentation.tables import (
+    IMAGE,
+    WELL,
+    compare_with_paper,
+    interval_caption,
+    interval_kind,
+    with_intervals,
+)
 from coos_utils.profiles import get_profile
 from coos_utils.reference import CLASS_NAMES, SPLIT_NAMES, paper_table3
 from coos_utils.results.store import confusion_path, read_confusions, slug, write_table3
@@ -137,3 +144,94 @@ def test_commands(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert len(list((tmp_path / "r").glob("*/smoke/table3.csv"))) == 1
     assert main(["-q", "features", *common]) == 0
     assert capsys.readouterr().out.count("(cached)") == 5
+
+
+def test_well_clusters_tell_plates_apart() -> None:
+    meta = pd.DataFrame({"plate": [1, 1, 2, 2], "well": ["A01", "A02", "A01", "A01"]})
+    ids = well_clusters(meta)
+    assert ids is not None and len(set(ids)) == 3 and ids[2] == ids[3] != ids[0]
+    assert (
+        well_clusters(meta[["well"]]) is not None and len(set(well_clusters(meta[["well"]]))) == 2
+    )
+    assert well_clusters(meta[["plate"]]) is None
+
+
+def test_without_wells_the_table_shows_and_names_the_image_interval(result: Table3Result) -> None:
+    table = result.table
+    assert table[[f"{s}_well_ci_low" for s in SPLIT_NAMES]].isna().all().all()
+    assert interval_kind(table) == IMAGE
+    caption = interval_caption(table)
+    assert "over images" in caption and "no well ids" in caption
+    row = table.iloc[0]
+    assert with_intervals(table).iloc[0]["test3"] == (
+        f"{row['test3']:.1f} [{row['test3_ci_low']:.1f}, {row['test3_ci_high']:.1f}]"
+    )
+
+
+@pytest.fixture(scope="module")
+def with_wells(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Table3Result:
+    splits = load_splits(data)
+    for split in splits.values():
+        n = len(split)
+        split.meta = pd.DataFrame(
+            {"plate": np.arange(n) % 2, "well": [f"W{i % 3}" for i in range(n)]}
+        )
+    rep = TextureRepresentation(n_jobs=1, progress=False)
+    cache = tmp_path_factory.mktemp("cache_wells")
+    return run_table3(splits, [rep], get_profile("smoke"), cache_dir=cache, n_jobs=1)
+
+
+def test_with_wells_the_table_shows_and_names_the_well_interval(
+    with_wells: Table3Result, result: Table3Result, tmp_path: Path
+) -> None:
+    table = with_wells.table
+    assert table[[f"{s}_well_ci_low" for s in SPLIT_NAMES]].notna().all().all()
+    same = [c for c in table.columns if "_well_" not in c]
+    pd.testing.assert_frame_equal(table[same], result.table[same])
+    assert interval_kind(table) == WELL and "over wells" in interval_caption(table)
+    assert "holds the well-level ones" in interval_caption(table, IMAGE)
+    row = table.iloc[1]
+    assert with_intervals(table).iloc[1]["test4"] == (
+        f"{row['test4']:.1f} [{row['test4_well_ci_low']:.1f}, {row['test4_well_ci_high']:.1f}]"
+    )
+    write_table3(tmp_path, table, with_wells.predictions, with_wells.labels, CLASS_NAMES)
+    written = pd.read_csv(tmp_path / "table3.csv")
+    assert list(written.columns[:8]) == ["features", "model", "cv_error", *SPLIT_NAMES]
+    assert {"test3_ci_low", "test3_well_ci_low", "test3_well_ci_high"} <= set(written.columns)
+    one_well = table.assign(test2_well_ci_low=np.nan)
+    assert interval_kind(one_well) == IMAGE and "fewer than two wells" in interval_caption(one_well)
+
+
+class _Layers:
+    """A representation with several outputs (like VGG16's layers), features made up."""
+
+    learns = False
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def outputs(self) -> dict[str, str]:
+        return {f"l{k}": f"Layers L{k}" for k in range(self.n)}
+
+
+@pytest.mark.parametrize("n_outputs", [2, 5])
+def test_chosen_by_cv_marks_every_multi_output_representation(
+    data: Path, monkeypatch: pytest.MonkeyPatch, n_outputs: int
+) -> None:
+    def fake_fit_table3(features: dict, labels: dict, name: str, models: list, **kwargs) -> tuple:
+        cv = float(name[-1])  # lower layers have lower cross-validated errors
+        rows = [{"features": name, "model": m, "cv_error": cv + (m == "kNN")} for m in models]
+        return pd.DataFrame(rows), {}
+
+    monkeypatch.setattr(table3_module, "fit_table3", fake_fit_table3)
+    monkeypatch.setattr(
+        table3_module, "features_for", lambda rep, splits, **kw: _FakeFeatures(splits)
+    )
+    table = run_table3(
+        load_splits(data), [_Layers(n_outputs)], get_profile("smoke"), n_jobs=1
+    ).table
+    chosen = table.groupby("features")["chosen_by_cv"].all()
+    expected = {f"Layers L{k}": k < 3 for k in range(n_outputs)}
+    assert chosen.to_dict() == expected
+    rf = set(table.loc[table["model"] == "RF", "features"])
+    assert rf == {name for name, keep in expected.items() if keep}

@@ -9,6 +9,13 @@ built to show the paper's pattern, so a verdict there tests the code, not cells.
 
 Classes are looked up by label number (the paper's Table 1 order), never by spelled-out names,
 so a data file with other class names still gives the right rows.
+
+The claims are about the paper's rows, so every check reads only the rows that stand for them:
+of a representation with several outputs (VGG16, PCI layers) the outputs chosen by
+cross-validation on ``train`` (:func:`~coos_utils.analysis.selection.reported_outputs`), and
+no row computed without the pretrained weights (features named "... (random init)"): those
+are left out, the verdict says what it could not check because of that, and a claim that
+holds on the other rows is then only partly checked.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from coos_utils.analysis.confusion import class_sensitivities, main_error, top_confusions
+from coos_utils.analysis.selection import reported_outputs
 from coos_utils.reference import IN_DISTRIBUTION, SHIFTED, TEST_SPLITS
 
 ER, IMM, GOLGI, PEROXISOMES, ENDOSOME, CYTOSOL, NUCLEAR_ENVELOPE = range(7)
@@ -39,6 +47,8 @@ GOLGI_LOST = 0.90
 """Claim 5b: a Golgi sensitivity below this counts as lost."""
 GOLGI_GAP = 0.10
 """Claim 5b: PCI's Golgi sensitivity on test3 at least this much below its test4 value."""
+RANDOM_INIT = "random init"
+"""Marks the display name of features computed without their pretrained weights."""
 SYNTHETIC_NOTE = (
     "These data are synthetic: the simulator was designed to show the paper's pattern (its "
     "test3 drifts copy the paper's confusions), so this verdict tests the code, not cells."
@@ -77,9 +87,38 @@ class ClaimCheck:
     note: str = ""
 
 
-def _check(claim: str, statement: str, verdict: Verdict, sentence: str, ev: Evidence) -> ClaimCheck:
+def _check(
+    claim: str,
+    statement: str,
+    verdict: Verdict,
+    sentence: str,
+    ev: Evidence,
+    left_out: tuple[str, ...] = (),
+) -> ClaimCheck:
+    if left_out:
+        verdict = Verdict.PARTLY if verdict is Verdict.HOLDS else verdict
+        sentence += " " + _left_out_sentence(left_out)
     note = SYNTHETIC_NOTE if ev.synthetic and verdict is not Verdict.UNCHECKABLE else ""
     return ClaimCheck(claim, statement, verdict, f"Claim {claim} {verdict}: {sentence}", note)
+
+
+def _left_out_sentence(left_out: tuple[str, ...]) -> str:
+    return (
+        f"Left out: {', '.join(left_out)}, computed with random weights (no pretrained "
+        "weights were found here), so the paper's rows for these features are not checked."
+    )
+
+
+def _is_random(features: pd.Series) -> pd.Series:
+    return features.str.contains(RANDOM_INIT, regex=False)
+
+
+def _reported(table: pd.DataFrame) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """The rows that stand for the paper's (see the module docstring), and the names of the
+    random-init features left out."""
+    rows = reported_outputs(table)
+    random = _is_random(rows["features"])
+    return rows[~random], tuple(dict.fromkeys(rows.loc[random, "features"]))
 
 
 def _holds(flag: bool) -> Verdict:
@@ -95,14 +134,15 @@ def _errors(row: pd.Series, splits: tuple[str, ...] = TEST_SPLITS) -> np.ndarray
     return row[list(splits)].to_numpy(dtype=float)
 
 
-def _random_vgg(table: pd.DataFrame) -> bool:
-    vgg = table["features"].str.startswith("VGG16")
-    return bool(vgg.any() and table.loc[vgg, "features"].str.contains("random init").all())
-
-
-def _pairs(ev: Evidence) -> list[tuple[str, str]]:
-    followed = ev.followed if ev.followed is not None else ev.table[["features", "model"]]
-    return list(zip(followed["features"], followed["model"], strict=True))
+def _pairs(ev: Evidence) -> tuple[list[tuple[str, str]], tuple[str, ...]]:
+    """The followed (features, model) pairs among the reported rows, and the random-init
+    features left out."""
+    table, left_out = _reported(ev.table)
+    followed = ev.followed if ev.followed is not None else table[["features", "model"]]
+    reported = set(zip(table["features"], table["model"], strict=True))
+    pairs = list(zip(followed["features"], followed["model"], strict=True))
+    random = tuple(f for f in dict.fromkeys(f for f, _ in pairs) if RANDOM_INIT in f)
+    return [p for p in pairs if p in reported], tuple(dict.fromkeys(left_out + random))
 
 
 def _name(counts: pd.DataFrame, label: int) -> str:
@@ -117,7 +157,10 @@ def claim1(ev: Evidence) -> ClaimCheck:
         f"test2, and the mean error on test3, and separately on test4, is at least "
         f"{SHARP_DROP_RATIO:g} times the mean over test1/test2)."
     )
-    table = ev.table
+    table, left_out = _reported(ev.table)
+    if table.empty:
+        sentence = "the table has no row that stands for one of the paper's."
+        return _check("1", statement, Verdict.UNCHECKABLE, sentence, ev, left_out)
     inside = float(table[list(IN_DISTRIBUTION)].to_numpy(float).mean())
     outside = {split: float(table[split].mean()) for split in SHIFTED}
     ratios = {s: (e / inside if inside > 0 else np.inf) for s, e in outside.items()}
@@ -137,7 +180,7 @@ def claim1(ev: Evidence) -> ClaimCheck:
         f"{int(drops.sum())} of {len(table)} do worse on both shifted sets"
         + (f" (not {', '.join(exceptions)})." if exceptions else ".")
     )
-    return _check("1", statement, verdict, sentence, ev)
+    return _check("1", statement, verdict, sentence, ev, left_out)
 
 
 def claim2(ev: Evidence) -> ClaimCheck:
@@ -147,11 +190,12 @@ def claim2(ev: Evidence) -> ClaimCheck:
         "DeepLoc row, end to end or a classifier on its FC2 features, has a lower error than "
         "every row of every other representation, on test3 and on test4 separately)."
     )
-    table = ev.table
+    table, left_out = _reported(ev.table)
     deeploc = table["features"].str.startswith("DeepLoc")
     if not deeploc.any() or deeploc.all():
         missing = "DeepLoc rows" if not deeploc.any() else "rows of another representation"
-        return _check("2", statement, Verdict.UNCHECKABLE, f"the table has no {missing}.", ev)
+        sentence = f"the table has no {missing}."
+        return _check("2", statement, Verdict.UNCHECKABLE, sentence, ev, left_out)
     parts, wins = [], []
     for split in SHIFTED:
         ours = table[deeploc].loc[table[deeploc][split].idxmin()]
@@ -163,12 +207,7 @@ def claim2(ev: Evidence) -> ClaimCheck:
             f"{other[split]:.1f}%"
         )
     sentence = "; ".join(parts) + "."
-    verdict = _holds(all(wins))
-    if _random_vgg(table):
-        verdict = Verdict.PARTLY if all(wins) else verdict
-        sentence += " VGG16 ran with random weights here, so the comparison with ImageNet "
-        sentence += "features is missing."
-    return _check("2", statement, verdict, sentence, ev)
+    return _check("2", statement, _holds(all(wins)), sentence, ev, left_out)
 
 
 def claim3a(ev: Evidence) -> ClaimCheck:
@@ -177,7 +216,8 @@ def claim3a(ev: Evidence) -> ClaimCheck:
         "kNN on DeepLoc's FC2 features is about as good as DeepLoc end to end (tested as: mean "
         f"absolute difference over the four test sets of at most {SAME_ERROR_POINTS:g} point)."
     )
-    knn, e2e = _row(ev.table, "DeepLoc (FC2)", "kNN"), _row(ev.table, "DeepLoc", "End-to-End")
+    table, _ = _reported(ev.table)
+    knn, e2e = _row(table, "DeepLoc (FC2)", "kNN"), _row(table, "DeepLoc", "End-to-End")
     if knn is None or e2e is None:
         sentence = "the table has no DeepLoc end-to-end row or no kNN on DeepLoc FC2."
         return _check("3a", statement, Verdict.UNCHECKABLE, sentence, ev)
@@ -208,21 +248,20 @@ def claim3b(ev: Evidence) -> ClaimCheck:
         "from kNN to L1 LR, averaged over the test sets, is positive for texture and larger than "
         "for every other representation)."
     )
-    gains = lr_gains(ev.table)
+    table, left_out = _reported(ev.table)
+    gains = lr_gains(table)
     if "Texture" not in gains:
         sentence = "the table has no texture kNN and L1 LR rows."
-        return _check("3b", statement, Verdict.UNCHECKABLE, sentence, ev)
+        return _check("3b", statement, Verdict.UNCHECKABLE, sentence, ev, left_out)
     texture, others = gains["Texture"], gains.drop("Texture")
     sentence = f"L1 LR changes the texture error by {-texture:+.1f} points relative to kNN"
     if others.empty:
         sentence += "; no other representation is in the table, so only the direction is checked."
-        return _check(
-            "3b", statement, Verdict.PARTLY if texture > 0 else Verdict.FAILS, sentence, ev
-        )
+        verdict = Verdict.PARTLY if texture > 0 else Verdict.FAILS
+        return _check("3b", statement, verdict, sentence, ev, left_out)
     sentence += f"; the largest gain elsewhere is {others.idxmax()} ({others.max():+.1f} points)."
-    return _check(
-        "3b", statement, _holds(bool(texture > 0 and texture > others.max())), sentence, ev
-    )
+    verdict = _holds(bool(texture > 0 and texture > others.max()))
+    return _check("3b", statement, verdict, sentence, ev, left_out)
 
 
 def claim3c(ev: Evidence) -> ClaimCheck:
@@ -232,11 +271,12 @@ def claim3c(ev: Evidence) -> ClaimCheck:
         "error range across representations for a fixed classifier is on average wider than "
         "the range across classifiers for a fixed representation)."
     )
-    common = ev.table[ev.table["model"].isin(["kNN", "L1 LR", "RF"])]
+    table, left_out = _reported(ev.table)
+    common = table[table["model"].isin(["kNN", "L1 LR", "RF"])]
     n_rep = common["features"].nunique()
     if n_rep < 2:
         sentence = "the table has only one representation."
-        return _check("3c", statement, Verdict.UNCHECKABLE, sentence, ev)
+        return _check("3c", statement, Verdict.UNCHECKABLE, sentence, ev, left_out)
     long = common.melt(["features", "model"], list(TEST_SPLITS), "split", "error")
     across_rep = long.groupby(["model", "split"])["error"].agg(np.ptp).mean()
     across_model = long.groupby(["features", "split"])["error"].agg(np.ptp).mean()
@@ -245,15 +285,27 @@ def claim3c(ev: Evidence) -> ClaimCheck:
         f"(over {n_rep} representations), changing the classifier by {across_model:.1f}."
     )
     verdict = _holds(bool(across_rep > across_model))
-    if _random_vgg(ev.table) and verdict is Verdict.HOLDS:
-        verdict = Verdict.PARTLY
-        sentence += " VGG16 ran with random weights, so ImageNet features are not in the range."
-    return _check("3c", statement, verdict, sentence, ev)
+    return _check("3c", statement, verdict, sentence, ev, left_out)
 
 
-def _no_matrices(claim: str, statement: str, ev: Evidence) -> ClaimCheck:
-    sentence = "no confusion matrices of the followed classifiers were given."
-    return _check(claim, statement, Verdict.UNCHECKABLE, sentence, ev)
+def _followed_pairs(
+    claim: str, statement: str, ev: Evidence
+) -> tuple[list[tuple[str, str]], tuple[str, ...], ClaimCheck | None]:
+    """The followed pairs a matrix claim reads, the features left out, and the check to
+    return instead when there is nothing to read."""
+    pairs, left_out = _pairs(ev)
+    if not ev.matrices or not pairs:
+        sentence = (
+            "no confusion matrices of the followed classifiers were given."
+            if not ev.matrices
+            else "no followed classifier stands for one of the paper's rows."
+        )
+        return (
+            pairs,
+            left_out,
+            _check(claim, statement, Verdict.UNCHECKABLE, sentence, ev, left_out),
+        )
+    return pairs, left_out, None
 
 
 def claim4a(ev: Evidence) -> ClaimCheck:
@@ -263,10 +315,11 @@ def claim4a(ev: Evidence) -> ClaimCheck:
         "representation, the best and worst class sensitivities on test3 and on test4 differ by "
         f"at least {UNEVEN_SPREAD:.2f})."
     )
-    if not ev.matrices:
-        return _no_matrices("4a", statement, ev)
+    pairs, left_out, missing = _followed_pairs("4a", statement, ev)
+    if missing:
+        return missing
     parts, spreads = [], []
-    for features, model in _pairs(ev):
+    for features, model in pairs:
         for split in SHIFTED:
             sens = class_sensitivities(ev.matrices[(features, model, split)])
             spreads.append(float(sens.max() - sens.min()))
@@ -274,9 +327,8 @@ def claim4a(ev: Evidence) -> ClaimCheck:
                 f"{features} + {model} on {split}: {sens.idxmin()} {sens.min():.2f} vs "
                 f"{sens.idxmax()} {sens.max():.2f}"
             )
-    return _check(
-        "4a", statement, _holds(min(spreads) >= UNEVEN_SPREAD), "; ".join(parts) + ".", ev
-    )
+    verdict = _holds(min(spreads) >= UNEVEN_SPREAD)
+    return _check("4a", statement, verdict, "; ".join(parts) + ".", ev, left_out)
 
 
 PAPER_COMMON_ERRORS = {(ENDOSOME, ER), (ENDOSOME, GOLGI), (GOLGI, IMM), (GOLGI, PEROXISOMES)}
@@ -289,13 +341,14 @@ def claim4b(ev: Evidence) -> ClaimCheck:
         "or peroxisomes (tested as: pooling the followed classifiers over the four test sets, "
         "the commonest error is one of these four and so are at least two of the three commonest)."
     )
-    if not ev.matrices:
-        return _no_matrices("4b", statement, ev)
-    frames = [ev.matrices[(f, m, s)] for f, m in _pairs(ev) for s in TEST_SPLITS]
+    pairs, left_out, missing = _followed_pairs("4b", statement, ev)
+    if missing:
+        return missing
+    frames = [ev.matrices[(f, m, s)] for f, m in pairs for s in TEST_SPLITS]
     pooled = sum(frames[1:], frames[0])
     top = top_confusions(pooled, k=3)
     if top.empty:
-        return _check("4b", statement, Verdict.FAILS, "there are no errors at all.", ev)
+        return _check("4b", statement, Verdict.FAILS, "there are no errors at all.", ev, left_out)
     position = {name: label for label, name in enumerate(pooled.index)}
     named = list(zip(top["true class"], top["predicted class"], strict=True))
     pairs = [(position[t], position[p]) for t, p in named]
@@ -305,7 +358,8 @@ def claim4b(ev: Evidence) -> ClaimCheck:
         for (t, p), s in zip(named, top["share of true class"], strict=True)
     )
     verdict = _holds(bool(matches[0] and sum(matches) >= min(2, len(matches))))
-    return _check("4b", statement, verdict, f"the three commonest errors are {listed}.", ev)
+    sentence = f"the three commonest errors are {listed}."
+    return _check("4b", statement, verdict, sentence, ev, left_out)
 
 
 def claim4c(ev: Evidence) -> ClaimCheck:
@@ -315,10 +369,11 @@ def claim4c(ev: Evidence) -> ClaimCheck:
         f"at least {WELL:.2f} on every test set for the followed classifier of each "
         "representation)."
     )
-    if not ev.matrices:
-        return _no_matrices("4c", statement, ev)
+    pairs, left_out, missing = _followed_pairs("4c", statement, ev)
+    if missing:
+        return missing
     lows = []
-    for features, model in _pairs(ev):
+    for features, model in pairs:
         for split in TEST_SPLITS:
             counts = ev.matrices[(features, model, split)]
             sens = class_sensitivities(counts)
@@ -329,7 +384,7 @@ def claim4c(ev: Evidence) -> ClaimCheck:
         f"the lowest of these sensitivities is {worst[0]:.2f} ({worst[1]}, {worst[2]} + "
         f"{worst[3]} on {worst[4]}; threshold {WELL:.2f})."
     )
-    return _check("4c", statement, _holds(worst[0] >= WELL), sentence, ev)
+    return _check("4c", statement, _holds(worst[0] >= WELL), sentence, ev, left_out)
 
 
 def claim4d(ev: Evidence) -> ClaimCheck:
@@ -361,10 +416,11 @@ def claim5a(ev: Evidence) -> ClaimCheck:
         "for more than half of the followed classifiers, ER is its commonest wrong label on "
         "test3 and Golgi on test4)."
     )
-    if not ev.matrices:
-        return _no_matrices("5a", statement, ev)
+    pairs, left_out, missing = _followed_pairs("5a", statement, ev)
+    if missing:
+        return missing
     agree, parts = 0, []
-    for features, model in _pairs(ev):
+    for features, model in pairs:
         m3, m4 = ev.matrices[(features, model, "test3")], ev.matrices[(features, model, "test4")]
         on3 = main_error(m3, _name(m3, ENDOSOME))
         on4 = main_error(m4, _name(m4, ENDOSOME))
@@ -377,45 +433,55 @@ def claim5a(ev: Evidence) -> ClaimCheck:
         f"{agree} of {len(parts)} classifiers follow the pattern; commonest wrong label for early "
         "endosome: " + "; ".join(parts) + "."
     )
-    return _check("5a", statement, _holds(agree > len(parts) / 2), sentence, ev)
+    return _check("5a", statement, _holds(agree > len(parts) / 2), sentence, ev, left_out)
+
+
+def _best_layer(table: pd.DataFrame, prefix: str, ev: Evidence) -> tuple[str | None, str]:
+    """The ``prefix`` layer whose L1 LR row has the lowest ``cv_error`` on ``train`` (among
+    the layers with test3/test4 matrices), or None and why not."""
+    rows = table[table["features"].str.startswith(prefix) & (table["model"] == "L1 LR")]
+    have = [all((f, "L1 LR", s) in ev.matrices for s in SHIFTED) for f in rows["features"]]
+    rows = rows[np.asarray(have, dtype=bool)]
+    if rows.empty:
+        return None, f"{prefix} + L1 LR was not run"
+    if len(rows) == 1:
+        return str(rows["features"].iloc[0]), ""
+    cv = rows["cv_error"] if "cv_error" in rows else pd.Series(np.nan, index=rows.index)
+    if cv.isna().all():
+        return None, f"no cross-validated error on train to choose among the {prefix} layers"
+    return str(rows.loc[cv.idxmin(), "features"]), ""
+
+
+def _golgi(ev: Evidence, features: str) -> tuple[float, ...]:
+    return tuple(
+        float(class_sensitivities(ev.matrices[(features, "L1 LR", s)]).iloc[GOLGI]) for s in SHIFTED
+    )
 
 
 def claim5b(ev: Evidence) -> ClaimCheck:
     """VGG16 + L1 LR loses Golgi on test3 and test4; PCI + L1 LR on test3 only."""
     statement = (
         "VGG16 + L1 LR loses Golgi sensitivity on both test3 (0.848) and test4 (0.866); PCI + "
-        "L1 LR only on test3 (0.749 against 0.984 on test4) (tested as: every reported VGG16 "
-        f"layer's Golgi sensitivity is below {GOLGI_LOST:.2f} on both sets, and every PCI "
-        f"layer's is on test3 at least {GOLGI_GAP:.2f} below its test4 value)."
+        "L1 LR only on test3 (0.749 against 0.984 on test4) (tested as: the paper quotes one "
+        "classifier each, so for each the layer with the lowest cross-validated L1 LR error on "
+        f"train is read; VGG16's Golgi sensitivity is below {GOLGI_LOST:.2f} on both sets, "
+        f"and PCI's on test3 is at least {GOLGI_GAP:.2f} below its test4 value)."
     )
-    if _random_vgg(ev.table):
+    table, left_out = _reported(ev.table)
+    vgg_left_out = [f for f in left_out if f.startswith("VGG16")]
+    if vgg_left_out and not table["features"].str.startswith("VGG16").any():
         sentence = "VGG16 ran with random weights (no ImageNet checkpoint here)."
-        return _check("5b", statement, Verdict.UNCHECKABLE, sentence, ev)
-    chosen = ev.table
-    if "chosen_by_cv" in chosen:
-        vgg = chosen["features"].str.startswith("VGG16")
-        chosen = chosen[~vgg | chosen["chosen_by_cv"].fillna(False).astype(bool)]
-    layers = [
-        f
-        for f in dict.fromkeys(chosen["features"])
-        if f.startswith(("VGG16", "PCI")) and all((f, "L1 LR", s) in ev.matrices for s in SHIFTED)
-    ]
-    found = {
-        f: tuple(
-            float(class_sensitivities(ev.matrices[(f, "L1 LR", s)]).iloc[GOLGI]) for s in SHIFTED
-        )
-        for f in layers
-    }
-    vgg = [v for f, v in found.items() if f.startswith("VGG16")]
-    pci = [v for f, v in found.items() if f.startswith("PCI")]
-    if not vgg or not pci:
-        sentence = "VGG16 and PCI were not both run."
-        return _check("5b", statement, Verdict.UNCHECKABLE, sentence, ev)
+        return _check("5b", statement, Verdict.UNCHECKABLE, sentence, ev, left_out)
+    (vgg, why_vgg), (pci, why_pci) = _best_layer(table, "VGG16", ev), _best_layer(table, "PCI", ev)
+    if vgg is None or pci is None:
+        sentence = "; ".join(w for w in (why_vgg, why_pci) if w) + "."
+        return _check("5b", statement, Verdict.UNCHECKABLE, sentence, ev, left_out)
+    found = {vgg: _golgi(ev, vgg), pci: _golgi(ev, pci)}
     listed = "; ".join(f"{f} + L1 LR: test3 {a:.3f}, test4 {b:.3f}" for f, (a, b) in found.items())
-    holds = all(a < GOLGI_LOST and b < GOLGI_LOST for a, b in vgg) and all(
-        a <= b - GOLGI_GAP for a, b in pci
-    )
-    return _check("5b", statement, _holds(holds), f"Golgi sensitivity {listed}.", ev)
+    (v3, v4), (p3, p4) = found[vgg], found[pci]
+    holds = v3 < GOLGI_LOST and v4 < GOLGI_LOST and p3 <= p4 - GOLGI_GAP
+    sentence = f"Golgi sensitivity (layer with the lowest cross-validated error) {listed}."
+    return _check("5b", statement, _holds(holds), sentence, ev, left_out)
 
 
 CLAIMS: dict[str, Callable[[Evidence], ClaimCheck]] = {

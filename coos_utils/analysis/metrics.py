@@ -3,6 +3,11 @@
 Labels are the integer class ids 0..n_classes-1. The balanced error averages the per-class
 error rates over the classes present in ``y_true``, like scikit-learn's
 ``balanced_accuracy_score`` (whose complement it is, in percent).
+
+Two bootstrap intervals: :func:`bootstrap_ci` resamples images within class (how much the
+error would move with other images from the same wells), :func:`cluster_bootstrap_ci`
+resamples whole wells within class (how much it would move with other wells: test3 has two
+plates per class and test4 one, so its images are far from independent draws).
 """
 
 from __future__ import annotations
@@ -89,6 +94,47 @@ def bootstrap_ci(
             stop = min(start + chunk, n_boot)
             draws = rng.integers(0, len(hits), size=(stop - start, len(hits)))
             errors[start:stop] += 1.0 - hits[draws].mean(axis=1)
+    errors *= 100.0 / len(classes)
+    alpha = (1.0 - level) / 2.0
+    low, high = np.quantile(errors, [alpha, 1.0 - alpha])
+    return float(low), float(high)
+
+
+def cluster_bootstrap_ci(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    clusters: np.ndarray,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of :func:`balanced_error`, resampling clusters (wells)
+    within class.
+
+    Each replicate draws, for every class, as many of its clusters as it has, with
+    replacement, and scores the class on all images of the drawn clusters (a class's error is
+    then a ratio of hits to images, so its size varies between replicates). ``clusters`` holds
+    one id per image; a cluster spanning two classes counts as one cluster in each. NaN when
+    some class has fewer than two clusters: its between-well spread cannot be estimated.
+    """
+    y_true, y_pred = _check(y_true, y_pred)
+    clusters = np.asarray(clusters)
+    if clusters.shape != y_true.shape:
+        raise ValueError(f"clusters {clusters.shape} and labels {y_true.shape} differ in shape")
+    if n_boot < 1:
+        raise ValueError("n_boot must be at least 1")
+    rng = np.random.default_rng(seed)
+    correct = y_true == y_pred
+    classes = np.unique(y_true)
+    errors = np.zeros(n_boot)
+    for label in classes:
+        ids, members = np.unique(clusters[y_true == label], return_inverse=True)
+        if len(ids) < 2:
+            return float("nan"), float("nan")
+        sizes = np.bincount(members, minlength=len(ids))
+        hits = np.bincount(members, weights=correct[y_true == label], minlength=len(ids))
+        draws = rng.integers(0, len(ids), size=(n_boot, len(ids)))
+        errors += 1.0 - hits[draws].sum(axis=1) / sizes[draws].sum(axis=1)
     errors *= 100.0 / len(classes)
     alpha = (1.0 - level) / 2.0
     low, high = np.quantile(errors, [alpha, 1.0 - alpha])

@@ -16,10 +16,21 @@ mean and standard deviation of the training features only, as the paper does) fo
   optimises what the table measures despite the unequal class sizes; the best draw is refitted
   on all training features. Draws, folds, the forest and the search are seeded by ``seed``.
 
-Each fitted model also gets a cross-validated balanced error on ``train`` (the RF search's
-own score; ``cv_folds``-fold predictions for kNN and L1 LR): the only score any choice
-between classifiers may use. The search runs through joblib on ``n_jobs`` local processes
-or, given a Dask scheduler address, on that cluster; the result is the same either way.
+Each fitted model also gets a cross-validated balanced error on ``train``, computed the same
+way for all three: the ``cv_folds``-fold out-of-fold predictions (stratified, shuffled,
+seeded by ``seed``, the same folds for every model) of the whole fitting procedure. For the
+forest that procedure includes its search, so the search runs again inside each outer fold
+on that fold's training part (nested cross-validation); the search's own ``best_score_``, the
+best of many draws on the folds it chose with, is optimistic and is not used. This is the only
+score any choice between classifiers may use. Nesting multiplies the forest's cost by about
+``cv_folds`` (each of the ``cv_folds`` outer folds repeats the search on a
+``(cv_folds - 1) / cv_folds`` share of ``train``): about 3x at ``default``, 5x at ``paper``.
+The search runs through joblib on ``n_jobs`` local processes or, given a Dask scheduler
+address, on that cluster; the result is the same either way.
+
+The intervals: ``<split>_ci_low/_ci_high`` resample images within class;
+``<split>_well_ci_low/_well_ci_high`` resample wells (plate + well) within class when the
+data have well ids, NaN otherwise (:data:`TABLE3_COLUMNS` describes every column).
 """
 
 from __future__ import annotations
@@ -40,7 +51,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
-from coos_utils.analysis.metrics import balanced_error, bootstrap_ci
+from coos_utils.analysis.metrics import balanced_error, bootstrap_ci, cluster_bootstrap_ci
 from coos_utils.parallel import joblib_backend
 from coos_utils.reference import SPLIT_NAMES
 from coos_utils.registry import lookup
@@ -52,6 +63,27 @@ RF_PARAM_GRID: dict[str, list[Any]] = {
     "min_samples_split": [2, 5, 10, 20, 40],
     "min_samples_leaf": [1, 2, 4, 8, 16],
 }
+TABLE3_COLUMNS: dict[str, str] = {
+    "features": "the representation (and layer) the classifier was trained on",
+    "model": "the classifier (End-to-End: the network's own predictions)",
+    "cv_error": (
+        "balanced error (%) of out-of-fold predictions on train, cv_folds-fold, the same "
+        "folds for every classifier; for RF the search is nested in each outer fold; for "
+        "DeepLoc end to end, the error on the part of train held out to pick the checkpoint. "
+        "The only score used to choose between classifiers or layers"
+    ),
+    "<split>": "balanced error (%) on the split (train: on the training images themselves)",
+    "<split>_ci_low/_ci_high": "95% bootstrap interval, images resampled within class",
+    "<split>_well_ci_low/_well_ci_high": (
+        "95% bootstrap interval, wells (plate + well) resampled within class; NaN when the "
+        "data have no well ids or a class has fewer than two wells"
+    ),
+    "chosen_by_cv": (
+        "for representations with several outputs (layers): one of the rf_top_outputs "
+        "outputs with the lowest L1 LR cv_error, the rows that stand for the paper's"
+    ),
+}
+"""What each column of ``table3.csv`` holds."""
 KNN_NEIGHBOURS = 11
 LR_C = 1.0
 LR_MAX_ITER = 1000
@@ -111,11 +143,10 @@ def _ordered_splits(splits: Sequence[str]) -> list[str]:
 def cv_error(
     estimator: Any, x_train: np.ndarray, y_train: np.ndarray, cv_folds: int, seed: int
 ) -> float:
-    """Cross-validated balanced error (%) on ``train``: the search's own score for the RF,
-    ``cv_folds``-fold out-of-fold predictions for the others; NaN, with a warning, when the
-    training set is too small to cross-validate (e.g. fewer images per fold than kNN's k)."""
-    if isinstance(estimator, RandomizedSearchCV):
-        return float(100.0 * (1.0 - estimator.best_score_))
+    """Balanced error (%) of ``cv_folds``-fold out-of-fold predictions on ``train`` of a fresh
+    copy of ``estimator`` (a search is rerun inside each fold: nested); NaN, with a warning,
+    when the training set is too small to cross-validate (e.g. fewer images per fold than
+    kNN's k)."""
     folds = StratifiedKFold(n_splits=cv_folds, shuffle=True, random_state=seed)
     try:
         predicted = cross_val_predict(clone(estimator), x_train, y_train, cv=folds)
@@ -149,6 +180,20 @@ def fit_predict(
     return estimator, predictions, score
 
 
+def _intervals(
+    labels: np.ndarray,
+    predicted: np.ndarray,
+    clusters: np.ndarray | None,
+    seed: int,
+    bootstrap_samples: int,
+) -> tuple[float, float, float, float]:
+    image = bootstrap_ci(labels, predicted, n_boot=bootstrap_samples, seed=seed)
+    if clusters is None:
+        return (*image, float("nan"), float("nan"))
+    well = cluster_bootstrap_ci(labels, predicted, clusters, n_boot=bootstrap_samples, seed=seed)
+    return (*image, *well)
+
+
 def score_row(
     features: str,
     model: str,
@@ -157,15 +202,23 @@ def score_row(
     cv_score: float,
     seed: int = 0,
     bootstrap_samples: int = 1000,
+    clusters_by_split: Mapping[str, np.ndarray | None] | None = None,
 ) -> dict[str, Any]:
-    """One Table 3 row: balanced error (%) per split with its within-class bootstrap interval."""
+    """One Table 3 row: balanced error (%) per split with its within-class bootstrap interval
+    and, where ``clusters_by_split`` gives a split's well ids, its well-level interval."""
     row: dict[str, Any] = {"features": features, "model": model, "cv_error": cv_score}
     splits = _ordered_splits(list(predicted))
+    clusters = clusters_by_split or {}
     for split in splits:
         row[split] = balanced_error(labels_by_split[split], predicted[split])
     for split in splits:
-        row[f"{split}_ci_low"], row[f"{split}_ci_high"] = bootstrap_ci(
-            labels_by_split[split], predicted[split], n_boot=bootstrap_samples, seed=seed
+        (
+            row[f"{split}_ci_low"],
+            row[f"{split}_ci_high"],
+            row[f"{split}_well_ci_low"],
+            row[f"{split}_well_ci_high"],
+        ) = _intervals(
+            labels_by_split[split], predicted[split], clusters.get(split), seed, bootstrap_samples
         )
     return row
 
@@ -182,13 +235,15 @@ def fit_table3(
     scheduler: str | None = None,
     bootstrap_samples: int = 1000,
     progress: bool = True,
+    clusters_by_split: Mapping[str, np.ndarray | None] | None = None,
 ) -> tuple[pd.DataFrame, dict[tuple[str, str, str], np.ndarray]]:
     """Table 3 rows of one representation: balanced error (%) of each model on each split.
 
-    Returns the table (columns ``features, model, cv_error, <split>..., <split>_ci_low,
-    <split>_ci_high...``; ``cv_error`` is the cross-validated error on ``train``, the
-    interval a within-class bootstrap of ``bootstrap_samples`` replicates) and the
-    predictions keyed by ``(features_name, model, split)``.
+    Returns the table (the columns of :data:`TABLE3_COLUMNS`: ``features, model, cv_error,
+    <split>..., <split>_ci_low, <split>_ci_high, <split>_well_ci_low, <split>_well_ci_high...``,
+    intervals from ``bootstrap_samples`` replicates, the well-level ones where
+    ``clusters_by_split`` gives a split's well ids) and the predictions keyed by
+    ``(features_name, model, split)``.
     """
     rows, predictions = [], {}
     for model in tqdm(models, desc=f"classifiers on {features_name}", disable=not progress):
@@ -204,7 +259,14 @@ def fit_table3(
         )
         rows.append(
             score_row(
-                features_name, model, predicted, labels_by_split, score, seed, bootstrap_samples
+                features_name,
+                model,
+                predicted,
+                labels_by_split,
+                score,
+                seed,
+                bootstrap_samples,
+                clusters_by_split,
             )
         )
         predictions.update({(features_name, model, s): p for s, p in predicted.items()})

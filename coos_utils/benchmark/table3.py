@@ -3,10 +3,15 @@
 :func:`run_table3` computes; it writes nothing but the feature cache. Writing the results
 folder is :mod:`coos_utils.results.store`'s job, showing them :mod:`coos_utils.presentation`'s.
 
-Representations with many outputs (VGG16 has one per convolutional layer) get kNN and L1 LR
-on every output and the random-forest search only on the ``rf_top_outputs`` outputs with the
-lowest cross-validated L1 LR error on ``train`` (the paper reported its three best VGG16
-layers); those outputs are marked in the ``chosen_by_cv`` column.
+Representations with several outputs (VGG16 has one per convolutional layer) get kNN and L1
+LR on every output and the random-forest search only on the ``rf_top_outputs`` outputs with
+the lowest cross-validated L1 LR error on ``train`` (the paper reported its three best VGG16
+layers); the ``chosen_by_cv`` column marks those outputs True and the others False (all True
+when there are no more than ``rf_top_outputs``), and is empty for one-output representations.
+The chosen rows are the ones that stand for the paper's rows (the claims read only them).
+
+When a split's metadata has a ``well`` column (with ``plate``, when present, to tell wells of
+different plates apart), every row also gets a well-level bootstrap interval.
 """
 
 from __future__ import annotations
@@ -48,9 +53,19 @@ def load_splits(data_path: str | Path) -> dict[str, CoosSplit]:
     return {name: load_split(data_path, name) for name in SPLIT_NAMES}
 
 
-def _outputs_for_rf(table: pd.DataFrame, top: int) -> list[str]:
-    lr = table[table["model"] == "L1 LR"].sort_values("cv_error", kind="stable")
-    return list(lr["features"].head(top))
+def well_clusters(meta: pd.DataFrame) -> np.ndarray | None:
+    """One id per image for its well (plate + well when both are known); None without wells."""
+    if "well" not in meta:
+        return None
+    keys = meta[["plate", "well"]] if "plate" in meta else meta[["well"]]
+    return pd.MultiIndex.from_frame(keys.astype(str)).factorize()[0]
+
+
+def _chosen_outputs(table: pd.DataFrame, top: int) -> list[str]:
+    """The ``top`` outputs with the lowest L1 LR ``cv_error`` (any model's when no L1 LR ran)."""
+    rows = table[table["model"] == "L1 LR"] if (table["model"] == "L1 LR").any() else table
+    best = rows.groupby("features", sort=False)["cv_error"].min()
+    return list(best.sort_values(kind="stable").index[:top])
 
 
 def representation_rows(
@@ -67,10 +82,11 @@ def representation_rows(
     """Table 3 rows of one representation: each classifier on each output, plus the
     representation's own predictions when it classifies directly."""
     labels = {name: split.labels for name, split in splits.items()}
+    clusters = {name: well_clusters(split.meta) for name, split in splits.items()}
     if rep.learns:
         fit_representation(rep, splits["train"], cache_dir)
     features = features_for(rep, splits, cache_dir=cache_dir)
-    many = len(rep.outputs()) > profile.rf_top_outputs
+    several, many = len(rep.outputs()) > 1, len(rep.outputs()) > profile.rf_top_outputs
     settings: dict[str, Any] = {
         "search_draws": profile.rf_search_draws,
         "cv_folds": profile.cv_folds,
@@ -79,6 +95,7 @@ def representation_rows(
         "scheduler": scheduler,
         "bootstrap_samples": profile.bootstrap_samples,
         "progress": progress,
+        "clusters_by_split": clusters,
     }
     tables, predictions = [], {}
     first = [m for m in models if m != "RF"] if many else list(models)
@@ -87,11 +104,11 @@ def representation_rows(
         tables.append(table)
         predictions.update(predicted)
     table = pd.concat(tables, ignore_index=True)
-    if many:
-        chosen = _outputs_for_rf(table, profile.rf_top_outputs)
+    if several:
+        chosen = _chosen_outputs(table, profile.rf_top_outputs)
         table["chosen_by_cv"] = table["features"].isin(chosen)
         by_display = {display: output for output, display in rep.outputs().items()}
-        for display in chosen if "RF" in models else []:
+        for display in chosen if many and "RF" in models else []:
             values = features.values(by_display[display])
             rf, predicted = fit_table3(values, labels, display, ["RF"], **settings)
             rf["chosen_by_cv"] = True
@@ -107,6 +124,7 @@ def representation_rows(
             rep.validation_error,
             seed,
             profile.bootstrap_samples,
+            clusters,
         )
         table = pd.concat([pd.DataFrame([row]), table], ignore_index=True)
         predictions.update({(features_name, model, s): p for s, p in features.predictions.items()})
