@@ -1,15 +1,112 @@
-"""The ``coos`` command: data conversion, download, simulation, features, tables, the book."""
+"""The ``coos`` command: data conversion, download, simulation, features, tables, the book.
+
+Bad input ends with one line on stderr, ``coos <command>: error: <message>`` naming the
+parameter or the file, and exit code 2: argparse's checks (argument types below), the
+package's ``ValueError``s (:class:`CoosDataError`, ``ParameterError``, ...) and ``OSError``s
+about a named file. Any other exception is a bug and keeps its traceback; set
+``COOS_TRACEBACK=1`` to see the traceback of the one-line errors too.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
-from coos_utils.data.errors import CoosDataError
+from coos_utils.evaluate_cli import add_parser as add_evaluate_parser
 
 Handler = Callable[[argparse.Namespace], int]
+
+
+class UsageError(ValueError):
+    """A command used where it cannot work (e.g. outside the project); one-line message."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors in one line: ``coos <command>: error: <message>``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _seed(text: str) -> int:
+    """A seed: an integer from 0 to 2**32 - 1 (numpy's and torch's range)."""
+    from coos_utils.synthetic.simulate import MAX_SEED
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer from 0 to {MAX_SEED}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    """A positive number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
+
+
+def _usable_folder(path: Path) -> None:
+    """Refuse ``path`` as a folder to write in if it, or its nearest existing parent, is a
+    file or is not writable."""
+    for place in (path, *path.parents):
+        if not (place.exists() or place.is_symlink()):
+            continue
+        if not place.is_dir():
+            below = "" if place == path else f", so {path} cannot be made under it"
+            raise argparse.ArgumentTypeError(f"{place} is a file, not a folder{below}")
+        if not os.access(place, os.W_OK | os.X_OK):
+            raise argparse.ArgumentTypeError(f"{place} is not writable")
+        return
+
+
+def _folder(text: str) -> Path:
+    """A folder to write in (made if missing), checked before any work starts."""
+    path = Path(text)
+    _usable_folder(path)
+    return path
+
+
+def _file(text: str) -> Path:
+    """A file to write, in a folder that can be made; checked before any work starts."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{path} is a folder, not a file")
+    _usable_folder(path.parent)
+    return path
+
+
+def _project_root(command: str) -> Path:
+    """The current folder if it holds the book's ``notebooks/``; else a :class:`UsageError`."""
+    root = Path(".")
+    if not (root / "notebooks").is_dir():
+        raise UsageError(
+            f"{Path.cwd()} has no notebooks/ folder; run `coos {command}` in the project's "
+            "root folder (the one with _toc.yml)"
+        )
+    return root
+
+
+def _chapter_sources(command: str) -> list[Path]:
+    """Every chapter's notebook, from the project's root; a :class:`UsageError` if missing."""
+    from coos_utils.book.pipeline import BookBuildError, chapter_sources
+
+    root = _project_root(command)
+    try:
+        return chapter_sources(root)
+    except BookBuildError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _unpack(args: argparse.Namespace) -> int:
@@ -31,7 +128,13 @@ def _pack(args: argparse.Namespace) -> int:
 def _download(args: argparse.Namespace) -> int:
     from coos_utils.data.download import download
 
-    for path in download(args.dest, base_url=args.base_url, progress=not args.quiet):
+    found = download(
+        args.dest,
+        base_url=args.base_url,
+        progress=not args.quiet,
+        **_download_options(args),
+    )
+    for path in found:
         print(f"have {path}")
     return 0
 
@@ -40,7 +143,13 @@ def _weights(args: argparse.Namespace) -> int:
     from coos_utils.models.weights import WeightsError, download_weights
 
     try:
-        path = download_weights(args.name, args.dest, args.url, progress=not args.quiet)
+        path = download_weights(
+            args.name,
+            args.dest,
+            args.url,
+            progress=not args.quiet,
+            **_download_options(args),
+        )
     except WeightsError as exc:
         print(f"coos weights: error: {exc}", file=sys.stderr)
         return 2
@@ -61,6 +170,7 @@ def _simulate(args: argparse.Namespace) -> int:
 def _book(args: argparse.Namespace) -> int:
     from coos_utils.book.pipeline import BookBuildError, build_book
 
+    _project_root("book")
     try:
         build_book(args.profile, data_dir=args.data_dir, seed=args.seed, html=not args.no_html)
     except BookBuildError as exc:
@@ -70,15 +180,13 @@ def _book(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from coos_utils.book.parameters import ParameterError, parse_given
+    from coos_utils.book.parameters import parse_given
     from coos_utils.book.pipeline import BookBuildError, run_chapter
 
+    _project_root("run")
+    given = parse_given(args.parameters, args.raw_parameters, args.parameters_file)
     try:
-        given = parse_given(args.parameters, args.raw_parameters, args.parameters_file)
         run_chapter(args.chapter, given, output=args.output)
-    except (ParameterError, ValueError) as exc:
-        print(f"coos run: error: {exc}", file=sys.stderr)
-        return 2
     except BookBuildError as exc:
         print(f"coos run: {exc}", file=sys.stderr)
         return 1
@@ -87,29 +195,27 @@ def _run(args: argparse.Namespace) -> int:
 
 def _params(args: argparse.Namespace) -> int:
     from coos_utils.book.parameters import parameters_markdown
-    from coos_utils.book.pipeline import chapter_sources
 
-    print(parameters_markdown(chapter_sources(Path("."))))
+    print(parameters_markdown(_chapter_sources("params")))
     return 0
 
 
 def _install_cells(args: argparse.Namespace) -> int:
-    from coos_utils.book.pipeline import chapter_sources
     from coos_utils.book.publish import repository_url, sync_install_cells
 
+    sources = _chapter_sources("install-cells")
     root = Path(".")
-    for path in sync_install_cells(root, chapter_sources(root)):
+    for path in sync_install_cells(root, sources):
         print(f"updated {path}")
     print(f"every chapter installs from {repository_url(root)}")
     return 0
 
 
 def _publish(args: argparse.Namespace) -> int:
-    from coos_utils.book.pipeline import chapter_sources
     from coos_utils.book.publish import publish_notebooks
 
-    root = Path(".")
-    for path in publish_notebooks(root, chapter_sources(root), args.dest):
+    sources = _chapter_sources("publish")
+    for path in publish_notebooks(Path("."), sources, args.dest):
         print(f"wrote {path}")
     return 0
 
@@ -194,8 +300,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     """Options shared by the commands that compute features and tables."""
     p.add_argument("--profile", choices=("smoke", "default", "paper"), default="default")
     p.add_argument("--data-dir", type=Path, default=None, help="real COOS-7 (default: synthetic)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--cache-dir", type=Path, default=None, help="default: ./.cache/features")
+    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--cache-dir", type=_folder, default=None, help="default: ./.cache/features")
     p.add_argument("--n-jobs", type=int, default=-1, help="local worker processes (-1: all cores)")
     p.add_argument(
         "--dask-scheduler", default=None, help="run on this dask.distributed scheduler address"
@@ -210,42 +316,60 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_stall_timeout(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--stall-timeout",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="stop, keeping the partial file for the next run, when less than 64 KiB arrive "
+        "in this many seconds (default: the downloader's, 180)",
+    )
+
+
+def _download_options(args: argparse.Namespace) -> dict[str, float]:
+    """The download settings given on the command line; the downloader's defaults otherwise."""
+    return {} if args.stall_timeout is None else {"stall_timeout": args.stall_timeout}
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="coos", description=__doc__)
+    parser = _Parser(prog="coos", description=__doc__.split("\n\n")[0])
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("unpack", help="HDF5 split files -> TIFF folders (authors' layout)")
     p.add_argument("src", type=Path, help="an HDF5 file or a folder of them")
-    p.add_argument("dest", type=Path, help="folder that receives <split>/<label>/*.tif")
+    p.add_argument("dest", type=_folder, help="folder that receives <split>/<label>/*.tif")
     p.set_defaults(handler=_unpack)
 
     p = sub.add_parser("pack", help="TIFF folders -> HDF5 split files (inverse of unpack)")
     p.add_argument("src", type=Path, help="folder holding <split>/ TIFF folders")
-    p.add_argument("dest", type=Path, help="folder that receives the HDF5 files")
+    p.add_argument("dest", type=_folder, help="folder that receives the HDF5 files")
     p.set_defaults(handler=_pack)
 
     p = sub.add_parser("download", help="fetch COOS-7 from Zenodo record 3386336")
-    p.add_argument("dest", type=Path)
+    p.add_argument("dest", type=_folder)
     p.add_argument("--base-url", default=None, help="mirror of zenodo.org (for tests)")
+    _add_stall_timeout(p)
     p.set_defaults(handler=_download)
 
     p = sub.add_parser("weights", help="fetch pretrained weights (VGG16 on ImageNet)")
     p.add_argument("name", choices=("vgg16",))
-    p.add_argument("--dest", type=Path, default=None, help="default: torch hub checkpoints")
+    p.add_argument("--dest", type=_folder, default=None, help="default: torch hub checkpoints")
     p.add_argument("--url", default=None, help="mirror of the published file (for tests)")
+    _add_stall_timeout(p)
     p.set_defaults(handler=_weights)
 
     p = sub.add_parser("simulate", help="write the synthetic COOS-7 stand-in")
     p.add_argument("--scale", choices=("tiny", "small", "paper"), default="small")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--out", type=_folder, required=True)
     p.set_defaults(handler=_simulate)
 
     p = sub.add_parser("book", help="run every chapter with papermill and render the book")
     p.add_argument("--profile", choices=("smoke", "default", "paper"), default="default")
     p.add_argument("--data-dir", type=Path, default=None, help="real COOS-7 (default: synthetic)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--no-html", action="store_true", help="run the chapters only")
     p.set_defaults(handler=_book)
 
@@ -278,7 +402,9 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="a YAML file of parameters (papermill's -f)",
     )
-    p.add_argument("--output", type=Path, default=None, help="also copy the executed notebook here")
+    p.add_argument(
+        "--output", type=_file, default=None, help="also copy the executed notebook here"
+    )
     p.set_defaults(handler=_run)
 
     p = sub.add_parser("params", help="print every chapter's parameters as a Markdown table")
@@ -288,7 +414,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_install_cells)
 
     p = sub.add_parser("publish", help="unexecuted .ipynb chapters + requirements.txt for Colab")
-    p.add_argument("dest", type=Path, help="the built site, e.g. _build/html")
+    p.add_argument("dest", type=_folder, help="the built site, e.g. _build/html")
     p.set_defaults(handler=_publish)
 
     p = sub.add_parser(
@@ -299,19 +425,51 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("table3", help="the paper's Table 3: classifiers on every representation")
     _add_run_options(p)
-    p.add_argument("--results-dir", type=Path, default=Path("results"))
+    p.add_argument("--results-dir", type=_folder, default=Path("results"))
     p.set_defaults(handler=_table3)
+
+    add_evaluate_parser(sub)
     return parser
+
+
+def _one_line(text: str) -> str:
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _message(exc: BaseException) -> str:
+    """The message of ``exc`` in one line; an ``OSError`` as ``<file>: <what happened>``."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}"
+    return _one_line(str(exc))
+
+
+def _is_user_error(exc: BaseException) -> bool:
+    """Bad input rather than a bug: a ``ValueError`` (the package's way of refusing input)
+    or an ``OSError`` about a named file (exists, is not a folder, permission, disk full)."""
+    return isinstance(exc, ValueError) or (isinstance(exc, OSError) and exc.filename is not None)
+
+
+def _warning_printer(command: str) -> Callable[..., None]:
+    """``warnings.showwarning`` that prints ``coos <command>: warning: <message>``, one line."""
+
+    def show(message: Warning | str, category: type[Warning], *args: object, **kw: object) -> None:
+        print(f"coos {command}: warning: {_one_line(str(message))}", file=sys.stderr)
+
+    return show
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``coos`` command line; bad input ends with a one-line message, exit code 2."""
     args = _parser().parse_args(argv)
-    try:
-        return args.handler(args)
-    except CoosDataError as exc:
-        print(f"coos {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings():
+        warnings.showwarning = _warning_printer(args.command)
+        try:
+            return args.handler(args)
+        except (ValueError, OSError) as exc:
+            if not _is_user_error(exc) or os.environ.get("COOS_TRACEBACK"):
+                raise
+            print(f"coos {args.command}: error: {_message(exc)}", file=sys.stderr)
+            return 2
 
 
 if __name__ == "__main__":

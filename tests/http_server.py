@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,7 +22,8 @@ class ServedFiles:
     """Content by URL path, and misbehaviour by key; ``requests`` logs (path, Range header).
 
     ``cut_once`` keys: the first GET sends half, then hangs up; ``cut_always``: every GET
-    sends half of what it promised. A served item's key is its path unless :meth:`lookup`
+    sends half of what it promised; ``trickle``: the body goes out one byte every
+    ``trickle_interval`` seconds. A served item's key is its path unless :meth:`lookup`
     says otherwise.
     """
 
@@ -29,6 +31,8 @@ class ServedFiles:
     files: dict[str, bytes] = field(default_factory=dict)
     cut_once: set[str] = field(default_factory=set)
     cut_always: set[str] = field(default_factory=set)
+    trickle: set[str] = field(default_factory=set)
+    trickle_interval: float = 0.5
     honour_range: bool = True
     requests: list[tuple[str, str | None]] = field(default_factory=list)
 
@@ -71,7 +75,21 @@ class _Handler(BaseHTTPRequestHandler):
             served.cut_once.discard(key)
             body = body[: len(body) // 2]  # promised more: the client sees a short read
             self.close_connection = True
-        self.wfile.write(body)
+        if key in served.trickle:
+            self._trickle(body, served.trickle_interval)
+        else:
+            self.wfile.write(body)
+
+    def _trickle(self, body: bytes, interval: float) -> None:
+        """Send ``body`` a byte at a time until it is done or the client hangs up."""
+        for i in range(len(body)):
+            try:
+                self.wfile.write(body[i : i + 1])
+                self.wfile.flush()
+            except OSError:  # the client gave up
+                self.close_connection = True
+                return
+            time.sleep(interval)
 
 
 class _Server(ThreadingHTTPServer):

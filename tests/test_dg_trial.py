@@ -9,10 +9,12 @@ from pathlib import Path
 
 import h5py
 import pytest
+import torch
 
-from coos_utils.data import CoosSplit, load_split
+from coos_utils.data import CoosDataError, CoosSplit, load_split
 from coos_utils.dg.guard import EVALUATE, SELECT, SplitAccessError, SplitGuard
 from coos_utils.dg.trial import TrialSpec, run_trial, trial_folder
+from coos_utils.models.checkpoints import load_checkpoint
 from coos_utils.reference import TEST_SPLITS
 
 TINY = {"steps": 3, "batch_size": 16, "eval_every": 2, "max_eval_images": 40}
@@ -97,4 +99,10 @@ def test_a_tiny_deeploc_trial_runs(tiny_data: Path, tmp_path: Path) -> None:
     spec = TrialSpec("MixStyle", 0, 0, str(tiny_data), backbone="deeploc", width=0.0625, **TINY)
     record = run_trial(spec, tmp_path, keep_model=True)
     assert set(record["test"]) == set(TEST_SPLITS)
-    assert (trial_folder(tmp_path, spec) / "model.pt").exists()
+    weights = trial_folder(tmp_path, spec) / "model.pt"
+    assert load_checkpoint(weights, torch.device("cpu"))  # kept with its checksum
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(CoosDataError, match="model.pt.*checksum"):
+        load_checkpoint(weights, torch.device("cpu"))

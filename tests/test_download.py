@@ -285,7 +285,7 @@ def test_default_zenodo_fails_fast_offline(monkeypatch: pytest.MonkeyPatch, tmp_
     def online(*args: object, **kwargs: object) -> None:
         pytest.skip("zenodo.org is reachable here; not downloading 4.3 GB in a test")
 
-    monkeypatch.setattr(dl, "_download_file", online)
+    monkeypatch.setattr(dl, "_download_record_file", online)
     dest = tmp_path / "coos"
     start = time.monotonic()
     with pytest.raises(CoosDataError) as info:

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from coos_utils import cli
+from coos_utils.data import download as dl
 from coos_utils.models import weights as w
 from coos_utils.models.vgg import Vgg16Representation, vgg16
 from coos_utils.models.weights import MissingWeightsError, WeightsError, WeightsFile
@@ -54,7 +55,7 @@ def test_download_checks_and_renames(server: ServedFiles, tmp_path: Path) -> Non
     path = fetch(tmp_path / "hub")
     assert path == tmp_path / "hub" / "vgg16-test.pth"
     assert path.read_bytes() == CONTENT
-    assert not list(path.parent.glob(".*.partial"))
+    assert not list(path.parent.glob(".*.part"))
     assert fetch(tmp_path / "hub") == path  # present and right: no second request
     assert ranges(server) == [None]
 
@@ -79,7 +80,7 @@ def test_always_cut_keeps_the_partial_file_for_the_next_run(
     with pytest.raises(WeightsError, match=r"3 attempt\(s\).*run again to resume") as info:
         fetch(tmp_path, retries=2)
     assert "by hand" in str(info.value)
-    part = tmp_path / ".vgg16-test.pth.partial"
+    part = tmp_path / ".vgg16-test.pth.part"
     kept = part.read_bytes()
     assert 0 < len(kept) < len(CONTENT) and CONTENT.startswith(kept)
     assert not (tmp_path / "vgg16-test.pth").exists()
@@ -119,14 +120,14 @@ def test_refused_connection_fails_fast_with_instructions(tmp_path: Path) -> None
 
 def test_default_url_fails_fast_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The real address: offline it must fail within 15 s saying what to do by hand."""
-    real_open = w._open
+    real_open = dl._open
 
-    def open_or_skip(request: object, timeout: float) -> object:
-        response = real_open(request, timeout)
+    def open_or_skip(opener: object, request: object, timeout: float) -> object:
+        response = real_open(opener, request, timeout)
         response.close()
         pytest.skip("download.pytorch.org is reachable here; not fetching 528 MiB in a test")
 
-    monkeypatch.setattr(w, "_open", open_or_skip)
+    monkeypatch.setattr(dl, "_open", open_or_skip)
     start = time.monotonic()
     with pytest.raises(WeightsError, match="cannot reach.*by hand"):
         w.download_weights("vgg16", tmp_path, progress=False)

@@ -86,3 +86,12 @@ def profile_changes(
     return pd.DataFrame(
         rows, columns=["representation", "parameter", "this profile", "paper protocol"]
     )
+
+
+def pairing_note(reps: Sequence[Representation]) -> str:
+    """Where each fitted paired-cell-inpainting representation drew its pairs from, in
+    Markdown ("" when none of ``reps`` pairs cells), for the chapters and the PCI rows."""
+    from coos_utils.models.pairs import describe_pairing
+
+    groupings = [rep.grouping_ for rep in reps if hasattr(rep, "grouping_")]
+    return " ".join(f"**Pairs.** {describe_pairing(g)}" for g in groupings)

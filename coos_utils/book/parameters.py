@@ -11,7 +11,7 @@ conventions: ``-p NAME VALUE`` (VALUE read as YAML: ``3``, ``0.5``, ``true``, ``
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ import jupytext
 import yaml
 
 from coos_utils.profiles import PROFILES
+from coos_utils.synthetic.simulate import MAX_SEED
 
 
 class ParameterError(ValueError):
@@ -67,15 +68,36 @@ def parse_given(
     for path in files:
         try:
             loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ParameterError(f"cannot read parameters file {path}: {exc}") from None
+        except OSError as exc:
+            raise ParameterError(f"cannot read parameters file {path}: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            raise ParameterError(f"parameters file {path} is not YAML ({_one_line(exc)})") from None
         if not isinstance(loaded, dict):
             raise ParameterError(f"parameters file {path} must hold a mapping of name: value")
         given.update(loaded)
     for name, text in values:
-        given[name] = yaml.safe_load(text)
+        given[name] = _yaml_value(name, text)
     given.update(dict(raw))
     return given
+
+
+def _one_line(exc: yaml.YAMLError) -> str:
+    """A YAML error in one line: its problem and where, without the quoted source."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem:
+        mark = exc.problem_mark
+        where = f" at column {mark.column + 1}" if mark is not None else ""
+        return f"{exc.problem}{where}"
+    return " ".join(str(exc).split())
+
+
+def _yaml_value(name: str, text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ParameterError(
+            f"parameter {name!r}: {text!r} is not a YAML value ({_one_line(exc)}); "
+            "use -r to pass it as text"
+        ) from None
 
 
 def _fits(value: Any, default: Any) -> bool:
@@ -88,6 +110,61 @@ def _fits(value: Any, default: Any) -> bool:
     return isinstance(value, type(default))
 
 
+def _int_in(low: int, high: int | None = None) -> Callable[[Any], bool]:
+    def test(value: Any) -> bool:
+        is_int = isinstance(value, int) and not isinstance(value, bool)
+        return is_int and low <= value and (high is None or value <= high)
+
+    return test
+
+
+def _text_or_none(value: Any) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def _names_or_none(value: Any) -> bool:
+    return value is None or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a parameter's value must be, beyond the type of its default."""
+
+    test: Callable[[Any], bool]
+    wanted: str
+
+
+RULES: dict[str, Rule] = {
+    "seed": Rule(_int_in(0, MAX_SEED), f"an integer from 0 to {MAX_SEED}"),
+    "max_images_per_split": Rule(_int_in(1), "a positive integer"),
+    "top_k": Rule(_int_in(1), "a positive integer"),
+    "n_workers": Rule(_int_in(1), "a positive integer"),
+    "n_jobs": Rule(lambda v: v == -1 or _int_in(1)(v), "-1 (all cores) or a positive integer"),
+    "min_share": Rule(lambda v: isinstance(v, int | float) and 0 <= v <= 1, "a number in [0, 1]"),
+    "results_dir": Rule(lambda v: isinstance(v, str) and v != "", "a folder name"),
+    "data_dir": Rule(_text_or_none, "a folder name or null"),
+    "cache_dir": Rule(_text_or_none, "a folder name or null"),
+    "device": Rule(_text_or_none, "a device name or null"),
+    "dask_scheduler": Rule(_text_or_none, "a scheduler address or null"),
+    "representations": Rule(_names_or_none, "a list of names or null"),
+}
+"""Value rules by parameter name, applied wherever a chapter declares that name."""
+
+
+def _check_value(chapter: str, parameter: Parameter, value: Any) -> None:
+    rule = RULES.get(parameter.name)
+    if not _fits(value, parameter.default):
+        wanted = f"a {parameter.kind}"
+    elif rule is not None and not rule.test(value):
+        wanted = rule.wanted
+    else:
+        return
+    raise ParameterError(
+        f"parameter {parameter.name!r} of chapter {chapter} takes {wanted} "
+        f"({parameter.meaning}), not {value!r}"
+    )
+
+
 def check_given(chapter: str, given: Mapping[str, Any], declared: Iterable[Parameter]) -> None:
     """Raise :class:`ParameterError` naming the first unknown, mistyped or invalid parameter."""
     by_name = {p.name: p for p in declared}
@@ -96,12 +173,7 @@ def check_given(chapter: str, given: Mapping[str, Any], declared: Iterable[Param
             raise ParameterError(
                 f"chapter {chapter} has no parameter {name!r}; it has {', '.join(by_name)}"
             )
-        parameter = by_name[name]
-        if not _fits(value, parameter.default):
-            raise ParameterError(
-                f"parameter {name!r} of chapter {chapter} takes a {parameter.kind} "
-                f"({parameter.meaning}), not {value!r}"
-            )
+        _check_value(chapter, by_name[name], value)
     if "profile" in given and given["profile"] not in PROFILES:
         raise ParameterError(
             f"unknown profile {given['profile']!r}; choose one of {', '.join(PROFILES)}"

@@ -156,7 +156,7 @@ def read_tiff_split(root: str | Path, split: str, check_headers: bool = True) ->
         meta=_read_metadata(folder / METADATA_FILE, stems, stored.get("meta_dtypes", {})),
         source="tiff",
         path=folder,
-        class_names=tuple(stored.get("class_names", [c.name for c in CLASSES])),
+        class_names=_class_names(folder / ATTRIBUTES_FILE, stored),
         attrs=stored.get("attrs", {}),
         masks=masks,
     )
@@ -173,6 +173,21 @@ def read_attributes(path: Path) -> dict:
     if not isinstance(stored, dict):
         raise CoosDataError(path, "attributes file should hold a JSON object")
     return stored
+
+
+def _class_names(path: Path, stored: dict) -> tuple[str, ...]:
+    """The class names of ``attributes.json`` (default: COOS-7's), one text per class."""
+    names = stored.get("class_names", [c.name for c in CLASSES])
+    if not (
+        isinstance(names, list)
+        and len(names) == len(CLASSES)
+        and all(isinstance(n, str) for n in names)
+    ):
+        raise CoosDataError(
+            path,
+            f"class_names must be a list of {len(CLASSES)} names, one per class, not {names!r}",
+        )
+    return tuple(names)
 
 
 def _read_metadata(path: Path, stems: list[str], dtypes: dict[str, str]) -> pd.DataFrame:

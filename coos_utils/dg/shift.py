@@ -39,12 +39,13 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from coos_utils.atomic import atomic_write_text
-from coos_utils.data import CoosSplit, load_split
+from coos_utils.data import CoosDataError, CoosSplit, load_split
 from coos_utils.dg.backbones import build_backbone
 from coos_utils.dg.data import centre_crop, evaluation_rows, holdout, to_input
 from coos_utils.dg.summary import select_draws
 from coos_utils.dg.sweep import TRIALS_FOLDER
 from coos_utils.dg.trial import TrialSpec
+from coos_utils.models.checkpoints import load_checkpoint
 from coos_utils.reference import TEST_SPLITS
 
 SIMILARITY_COLUMNS = ["split", "measure", "value"]
@@ -145,7 +146,12 @@ def selected_features(
     trials = records[(records["method"] == method) & (records["hparams_seed"] == draw)]
     folder = Path(out_dir) / TRIALS_FOLDER / trials.sort_values("seed")["trial_id"].iloc[0]
     spec = TrialSpec(**json.loads((folder / "record.json").read_text("utf-8"))["spec"])
-    weights = torch.load(folder / "model.pt", map_location="cpu")
+    try:
+        weights = load_checkpoint(folder / "model.pt", torch.device("cpu"))
+    except CoosDataError as exc:
+        raise CoosDataError(
+            exc.path, f"{exc.problem}; delete the trial folder {folder} to rerun the trial"
+        ) from exc
     train = load_split(spec.data_dir, "train")
     featurizer, _ = build_backbone(
         spec.backbone, train.images.shape[1], len(train.class_names), spec.width

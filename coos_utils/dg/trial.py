@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from coos_utils.analysis.metrics import balanced_error, confusion, macro_f1
-from coos_utils.atomic import atomic_path, atomic_write_text
+from coos_utils.atomic import atomic_write_text
 from coos_utils.codehash import code_hash
 from coos_utils.data import CoosSplit, dataset_fingerprint, load_split
 from coos_utils.dg.algorithms import Algorithm, TaskInfo, get_algorithm
@@ -52,6 +52,7 @@ from coos_utils.dg.data import (
 )
 from coos_utils.dg.guard import SplitGuard
 from coos_utils.dg.hparams import draw_hparams
+from coos_utils.models.checkpoints import save_checkpoint
 from coos_utils.models.runtime import (
     autocast,
     cpu_threads,
@@ -281,8 +282,7 @@ def run_trial(
         "torch": torch.__version__,
     }
     if keep_model:
-        with atomic_path(folder / "model.pt") as tmp:
-            torch.save(algorithm.state_dict(), tmp)
+        save_checkpoint(folder / "model.pt", algorithm.state_dict())  # with its checksum
     return _write_record(folder, spec, outcome, guard)
 
 

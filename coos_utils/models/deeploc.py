@@ -155,6 +155,8 @@ class DeepLoc(nn.Module):
         logit_norm: bool = True,
     ) -> None:
         super().__init__()
+        if not width > 0:
+            raise ValueError(f"DeepLoc: width must be > 0, not {width!r}")
         layers: OrderedDict[str, nn.Module] = OrderedDict()
         channels, size = in_channels, input_size
         for i, base in enumerate(CONV_WIDTHS, start=1):
@@ -203,6 +205,23 @@ def test_time_pass(
 def balanced_error(labels: np.ndarray, predicted: np.ndarray) -> float:
     """Class-balanced error in percent: 100 x (1 - mean per-class recall)."""
     return 100.0 * (1.0 - balanced_accuracy_score(labels, predicted))
+
+
+def _check_arguments(
+    counts: dict[str, int], width: float, learning_rate: float, validation_fraction: float
+) -> None:
+    """A ``ValueError`` naming the first of DeepLoc's settings that cannot work."""
+    for name, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"DeepLoc: {name} must be a positive integer, not {value!r}")
+    if not width > 0:
+        raise ValueError(f"DeepLoc: width must be > 0, not {width!r}")
+    if not learning_rate > 0:
+        raise ValueError(f"DeepLoc: learning_rate must be > 0, not {learning_rate!r}")
+    if not 0 < validation_fraction < 1:
+        raise ValueError(
+            f"DeepLoc: validation_fraction must be between 0 and 1, not {validation_fraction!r}"
+        )
 
 
 class _DeepLocTask(TrainingTask):
@@ -283,6 +302,15 @@ class DeepLocRepresentation(Representation, DirectPredictor):
         super().__init__(device=device, n_jobs=n_jobs, progress=progress, work_dir=work_dir)
         if test_crops not in (1, 5):
             raise ValueError(f"test_crops must be 1 or 5, got {test_crops}")
+        counts = {
+            "iterations": iterations,
+            "batch_size": batch_size,
+            "eval_every": eval_every,
+            "fc_units": fc_units,
+            "lr_decay_every": lr_decay_every,
+            "extract_batch_size": extract_batch_size,
+        }
+        _check_arguments(counts, width, learning_rate, validation_fraction)
         self.iterations = iterations
         self.batch_size = batch_size
         self.eval_every = eval_every
@@ -308,6 +336,7 @@ class DeepLocRepresentation(Representation, DirectPredictor):
         return {"fc2": "DeepLoc (FC2)"}
 
     def fit(self, train: CoosSplit) -> Self:
+        self._check_batch(train)
         device = resolve_device(self.device)
         with cpu_threads(self.n_jobs):
             seed_everything(self.seed)
@@ -331,6 +360,18 @@ class DeepLocRepresentation(Representation, DirectPredictor):
         self.validation_error = float(self.history_.loc[best, "val_score"].iloc[0])
         self._last_pass = None
         return self
+
+    def _check_batch(self, train: CoosSplit) -> None:
+        """Refuse a batch larger than the part of ``train`` it is drawn from (before any
+        image is loaded: such a batch repeats images and can exhaust the memory)."""
+        fit_rows, _ = stratified_holdout(train.labels, self.validation_fraction, self.seed)
+        if self.batch_size > len(fit_rows):
+            raise ValueError(
+                f"DeepLoc: batch_size={self.batch_size} is larger than the {len(fit_rows)} "
+                f"images it is drawn from (split {train.name!r} has {len(train)} images, "
+                f"{len(train) - len(fit_rows)} of them held out for validation); use a "
+                f"batch_size of at most {len(fit_rows)}"
+            )
 
     def _train(
         self, model: DeepLoc, plan: TrainingPlan, train_split: CoosSplit, device: torch.device

@@ -13,6 +13,8 @@ from coos_utils.synthetic.optics import Microscope
 from coos_utils.synthetic.params import SWITCHES, SimulationParams
 from coos_utils.synthetic.simulate import (
     GENERATOR_VERSION,
+    MAX_SEED,
+    check_seed,
     ensure_synthetic,
     file_name,
     folder_name,
@@ -21,11 +23,13 @@ from coos_utils.synthetic.simulate import (
 
 __all__ = [
     "GENERATOR_VERSION",
+    "MAX_SEED",
     "SCALES",
     "SWITCHES",
     "Design",
     "Microscope",
     "SimulationParams",
+    "check_seed",
     "ensure_synthetic",
     "file_name",
     "folder_name",

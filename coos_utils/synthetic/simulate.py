@@ -36,6 +36,19 @@ CHUNK = 256
 """Cells per job; each job has its own random stream, so output does not depend on workers."""
 PARALLEL_FROM = 5000
 """Fewer images than this are drawn in the calling process (starting workers costs ~1 s)."""
+MAX_SEED = 2**32 - 1
+"""The largest seed: numpy's and torch's seeding take 32-bit seeds, and files store them."""
+
+
+def check_seed(seed: object, name: str = "seed") -> int:
+    """``seed`` if it is an integer from 0 to :data:`MAX_SEED`; a ``ValueError`` naming it."""
+    if (
+        isinstance(seed, bool)
+        or not isinstance(seed, int | np.integer)
+        or not 0 <= seed <= MAX_SEED
+    ):
+        raise ValueError(f"{name} must be an integer from 0 to {MAX_SEED}, not {seed!r}")
+    return int(seed)
 
 
 @dataclass(frozen=True)
@@ -115,6 +128,7 @@ def simulate_dataset(
     split sizes). The same seed and parameters give byte-identical files, whatever the number
     of ``workers`` (default: up to 2 processes for larger jobs). Returns the written paths.
     """
+    seed = check_seed(seed)
     params = params or SimulationParams()
     chosen = tuple(SPLIT_ORDER if splits is None else [s.lower() for s in splits])
     unknown = [s for s in chosen if s not in SPLIT_ORDER]
@@ -187,6 +201,7 @@ def ensure_synthetic(
     Files that are already there and match this generator version and these parameters are
     reused; otherwise the whole folder is built anew under a temporary name and swapped in.
     """
+    seed = check_seed(seed)
     params = params or SimulationParams()
     folder = Path(root) / folder_name(scale, seed, params)
     if _is_complete(folder, scale, seed, params):
