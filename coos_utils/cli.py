@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from coos_utils.evaluate_cli import add_parser as add_evaluate_parser
+from coos_utils.results_cli import add_parser as add_results_parser
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -289,10 +290,14 @@ def _table3(args: argparse.Namespace) -> int:
 
 
 def _representation(name: str) -> str:
-    from coos_utils.features.registry import REPRESENTATIONS
+    """A built-in or installed representation's name, or a plug-in spec (module:Class or
+    path/to/file.py:Class), checked by loading it."""
+    from coos_utils.features.registry import get_representation
 
-    if name not in REPRESENTATIONS:
-        raise argparse.ArgumentTypeError(f"choose from {', '.join(REPRESENTATIONS)}")
+    try:
+        get_representation(name)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return name
 
 
@@ -312,7 +317,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="NAME",
         type=_representation,
-        help="representations to use (default: the profile's)",
+        help="representations to use: names, or plug-ins as module:Class or file.py:Class "
+        "(default: the profile's)",
     )
 
 
@@ -429,6 +435,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_table3)
 
     add_evaluate_parser(sub)
+    add_results_parser(sub)
     return parser
 
 

@@ -6,7 +6,7 @@ the book, the tests and the command line agree on what each profile means.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,40 @@ class Profile:
 
     def to_record(self) -> dict[str, Any]:
         """Plain values for the provenance record."""
-        return asdict(self)
+        record = asdict(self)
+        record["dg"] = {
+            k: list(v) if isinstance(v, BuiltinMethods) else v for k, v in self.dg.items()
+        }
+        return record
+
+
+class BuiltinMethods(Sequence[str]):
+    """The names of the built-in DG methods, read from their registry
+    (:data:`coos_utils.dg.algorithms.ALGORITHMS`) when first used: the methods import torch,
+    which reading a profile does not need. Behaves as a tuple of the names."""
+
+    def _names(self) -> tuple[str, ...]:
+        from coos_utils.dg.algorithms import ALGORITHMS
+
+        return tuple(ALGORITHMS)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._names()[index]
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and tuple(self) == tuple(other)
+
+    def __hash__(self) -> int:
+        return hash(self._names())
+
+    def __repr__(self) -> str:
+        return repr(self._names())
 
 
 ALL_REPRESENTATIONS = ("texture", "deeploc", "vgg16", "pci")
@@ -45,7 +78,9 @@ PAPER_VGG_LAYERS = ("conv3_3", "conv4_1", "conv4_2")
 about three times as long on 2 cores), the paper profile every layer."""
 DEFAULT_ABLATION = ("plate_effects", "border_effect", "test3_drift", "test4_microscope")
 """The shifts the default profile switches off in turn (all seven take about twice as long)."""
-DG_METHODS = ("ERM", "ContriMix", "FocalLoss", "ClassBalanced", "MixStyle", "CORAL", "TestTimeBN")
+DG_METHODS = BuiltinMethods()
+"""Every built-in DG method (the registry's order); a profile's ``dg["methods"]`` may also hold
+plug-in specs (:mod:`coos_utils.plugins`)."""
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(

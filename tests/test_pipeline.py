@@ -151,3 +151,18 @@ def test_two_seeds_keep_two_results_folders(book_copy: Path, tiny_data: Path) ->
     assert (first / "table2.csv").read_bytes() == table2
     record = json.loads((folders[1] / "provenance.json").read_text())
     assert record["data_id"] == "synthetic-tiny-seed1" and record["parameters"]["seed"] == 1
+
+
+def test_editing_a_plug_in_file_the_chapter_names_changes_its_code_hash(tmp_path: Path) -> None:
+    from coos_utils.book.pipeline import chapter_code_hash
+
+    chapter = tmp_path / "06_your_model.md"
+    chapter.write_text('methods = ["ERM", "notebooks/my_dg_method.py:VREx"]\n', encoding="utf-8")
+    plugin, unrelated = tmp_path / "my_dg_method.py", tmp_path / "other.py"
+    plugin.write_text("x = 1\n", encoding="utf-8")
+    unrelated.write_text("y = 1\n", encoding="utf-8")
+    before = chapter_code_hash(chapter, ROOT)
+    unrelated.write_text("y = 2\n", encoding="utf-8")
+    assert chapter_code_hash(chapter, ROOT) == before
+    plugin.write_text("x = 2\n", encoding="utf-8")
+    assert chapter_code_hash(chapter, ROOT) != before

@@ -47,6 +47,11 @@ CHAPTERS: tuple[ChapterSpec, ...] = (
         reads=("02_features",),
         writes=("dg*.csv", "similarity.csv"),
     ),
+    ChapterSpec(
+        "06_your_model",
+        "Benchmark your own model",
+        writes=("your_model/**/*.csv", "your_model/**/*.json"),
+    ),
 )
 BY_NAME = {c.name: c for c in CHAPTERS}
 

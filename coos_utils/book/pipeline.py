@@ -104,10 +104,17 @@ def chapter_sources(root: Path, names: list[str] | None = None) -> list[Path]:
 
 
 def chapter_code_hash(source: Path, root: Path) -> str:
-    """Hash of every package module the chapter imports (and the chapter setup imports)."""
+    """Hash of every package module the chapter imports (and the chapter setup imports), and of
+    every Python file beside the chapter that its text names (a plug-in such as
+    ``my_dg_method.py``), so editing a plug-in reruns the chapter that runs it."""
     local = root / "coos_utils"
-    modules = notebook_modules(source.read_text(encoding="utf-8")) | {"coos_utils.book.context"}
-    return code_hash(modules, local if local.is_dir() else package_dir())
+    text = source.read_text(encoding="utf-8")
+    modules = notebook_modules(text) | {"coos_utils.book.context"}
+    digest = hashlib.sha256(code_hash(modules, local if local.is_dir() else package_dir()).encode())
+    for path in sorted(source.parent.glob("*.py")):
+        if path.name in text:
+            digest.update(b"\0" + path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def outputs_hash(folder: Path, names: tuple[str, ...]) -> str:

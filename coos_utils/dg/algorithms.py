@@ -53,9 +53,18 @@ from coos_utils.dg.contrimix import (
     generate,
     self_reconstruction_loss,
 )
+from coos_utils.dg.hparams import HPARAMS, HParam
 from coos_utils.dg.losses import class_balanced_weights, focal_loss, mean_pairwise_coral
 from coos_utils.dg.mixstyle import MixStyle as MixStyleLayer
 from coos_utils.dg.mixstyle import attach_after_pools
+from coos_utils.plugins import (
+    ALGORITHM_GROUP,
+    entry_points,
+    is_spec,
+    load_class,
+    normalise,
+    source_digest,
+)
 from coos_utils.registry import lookup
 
 Minibatches = Sequence[tuple[torch.Tensor, torch.Tensor]]
@@ -256,6 +265,9 @@ class TestTimeBN(ERM):
             self.train(was_training)
 
 
+# The built-in methods. Adding one touches this file only: its class (with an ``HPARAMS`` class
+# attribute for hyperparameters of its own), an entry here and in METHOD_SOURCES; the profiles'
+# method lists and the sweep's defaults are read from this registry.
 ALGORITHMS: dict[str, type[Algorithm]] = {
     "ERM": ERM,
     "ContriMix": ContriMix,
@@ -280,6 +292,50 @@ METHOD_SOURCES: dict[str, str] = {
 }
 
 
-def get_algorithm(name: str) -> type[Algorithm]:
-    """The algorithm class called ``name``, or an error listing every valid name."""
-    return lookup(ALGORITHMS, name, "DG method")
+def get_algorithm(method: str) -> type[Algorithm]:
+    """The algorithm class of ``method``: a built-in name, an entry point of the group
+    ``coos_utils.algorithms``, or a ``module:Class`` / ``file.py:Class`` spec (see
+    :mod:`coos_utils.plugins`); else a one-line error naming ``method`` and the valid names."""
+    if method in ALGORITHMS:
+        return ALGORITHMS[method]
+    if is_spec(method):
+        return load_class(method, Algorithm, "DG method")
+    installed = entry_points(ALGORITHM_GROUP)
+    if method in installed:
+        return load_class(installed[method], Algorithm, f"DG method (entry point {method})")
+    return lookup({**ALGORITHMS, **installed}, method, "DG method")
+
+
+def method_name(method: str) -> str:
+    """The name a method's rows carry: its registry or entry-point name, a spec's class name
+    (or the class's ``name`` attribute when it sets one)."""
+    cls = get_algorithm(method)
+    if not is_spec(method):
+        return method
+    return str(getattr(cls, "name", None) or cls.__name__)
+
+
+def method_hparams(method: str) -> tuple[HParam, ...]:
+    """The hyperparameter table of ``method``: the shared one, then the method's own ``HPARAMS``
+    (a plug-in's; ``HParam``s or ``(name, default, draw)`` triples), which win on a name."""
+    own = getattr(get_algorithm(method), "HPARAMS", ())
+    try:
+        declared = tuple(p if isinstance(p, HParam) else HParam(*p) for p in own)
+    except TypeError as exc:
+        raise ValueError(f"DG method {method!r}: HPARAMS must hold HParam or triples") from exc
+    bad = [p.name for p in declared if not (isinstance(p.name, str) and callable(p.draw))]
+    if bad:
+        raise ValueError(f"DG method {method!r}: HPARAMS {bad} need a name and a draw function")
+    return HPARAMS + declared
+
+
+def method_digest(method: str) -> str:
+    """A hash of a plug-in's source file ("" for a built-in, whose code the package hash
+    covers), so that an edited plug-in gets new trial ids."""
+    return "" if method in ALGORITHMS else source_digest(get_algorithm(method))
+
+
+def plugin_spec(method: str) -> str:
+    """What a trial must carry to find ``method`` in another process: a spec with its file
+    path made absolute; "" for built-in and entry-point names (found by name there)."""
+    return normalise(method) if is_spec(method) else ""

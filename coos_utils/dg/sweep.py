@@ -30,7 +30,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from coos_utils.dg.algorithms import ALGORITHMS
+from coos_utils.dg.algorithms import ALGORITHMS, method_name, plugin_spec
 from coos_utils.dg.summary import select_draws
 from coos_utils.dg.trial import TrialSpec, is_done, read_record, run_trial
 from coos_utils.reference import TEST_SPLITS
@@ -59,13 +59,23 @@ def make_sweep(
 ) -> list[TrialSpec]:
     """Every (method, draw, seed) trial; ``settings`` are the other :class:`TrialSpec` fields.
 
+    A method is a built-in or entry-point name or a plug-in spec (``module:Class``,
+    ``path/to/file.py:Class``); a plug-in's trials carry its spec and its rows its class name.
     Draw 0 is each method's defaults; draws 1..n_draws-1 are random (see ``hparams``).
     """
-    unknown = [m for m in methods if m not in ALGORITHMS]
-    if unknown:
-        raise ValueError(f"unknown DG method(s) {unknown}; choose from {', '.join(ALGORITHMS)}")
+    names = {method: method_name(method) for method in methods}  # unknown: a one-line error
+    repeated = sorted({n for n in names.values() if list(names.values()).count(n) > 1})
+    if repeated:
+        raise ValueError(f"two DG methods share the name(s) {repeated}; rename a plug-in class")
     return [
-        TrialSpec(method, draw, seed, str(Path(data_dir).resolve()), **settings)
+        TrialSpec(
+            names[method],
+            draw,
+            seed,
+            str(Path(data_dir).resolve()),
+            **settings,
+            plugin=plugin_spec(method),
+        )
         for method in methods
         for draw in range(n_draws)
         for seed in seeds
@@ -219,10 +229,11 @@ def run_search(
         if not serial and pending(first, Path(out_dir) / TRIALS_FOLDER):
             scheduler = stack.enter_context(dask_scheduler(scheduler, n_workers))  # one for both
         chosen = select_draws(run_sweep(first, out_dir, scheduler, n_workers, **options))
+        by_name = {spec.method: spec for spec in first}  # a plug-in keeps its spec
         rest = [
-            replace(spec, hparams_seed=int(draw))
+            replace(by_name[method], hparams_seed=int(draw), seed=seed)
             for method, draw in zip(chosen["method"], chosen["hparams_seed"], strict=True)
-            for spec in make_sweep(data_dir, [method], 1, list(seeds)[1:], **settings)
+            for seed in list(seeds)[1:]
         ]
         run_sweep(rest, out_dir, scheduler, n_workers, **options)
     return records_table(first + rest, out_dir)

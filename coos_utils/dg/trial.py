@@ -40,7 +40,13 @@ from coos_utils.analysis.metrics import balanced_error, confusion, macro_f1
 from coos_utils.atomic import atomic_write_text
 from coos_utils.codehash import code_hash
 from coos_utils.data import CoosSplit, dataset_fingerprint, load_split
-from coos_utils.dg.algorithms import Algorithm, TaskInfo, get_algorithm
+from coos_utils.dg.algorithms import (
+    Algorithm,
+    TaskInfo,
+    get_algorithm,
+    method_digest,
+    method_hparams,
+)
 from coos_utils.dg.backbones import build_backbone
 from coos_utils.dg.data import (
     DomainBatches,
@@ -91,9 +97,12 @@ class TrialSpec:
     hparams_overrides: tuple[tuple[str, Any], ...] = ()
     """(name, value) pairs that replace the drawn values of the method's hyperparameters of
     those names (a CPU profile's smaller ContriMix, say); names the method lacks are ignored."""
+    plugin: str = ""
+    """A plug-in method's ``module:Class`` or ``/abs/file.py:Class`` spec, resolved again in the
+    process that runs the trial; "" for built-in and entry-point methods (found by ``method``)."""
 
     def __post_init__(self) -> None:
-        get_algorithm(self.method)  # fails early, naming the valid methods
+        get_algorithm(self.plugin or self.method)  # fails early, naming the valid methods
         if self.steps < 1 or self.eval_every < 1 or self.batch_size < 2:
             raise ValueError("steps and eval_every must be >= 1 and batch_size >= 2")
         if not 0.0 < self.val_fraction < 1.0:
@@ -104,8 +113,14 @@ class TrialSpec:
         """``<method>-h<draw>-s<seed>-<digest>``: readable and unique; the digest covers every
         field, the content of the data (not just its path) and the code a trial runs."""
         text = json.dumps(asdict(self), sort_keys=True) + inputs_tag(self.data_dir)
+        text += method_digest(self.plugin or self.method)  # an edited plug-in reruns
         digest = hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
         return f"{self.method}-h{self.hparams_seed}-s{self.seed}-{digest}"
+
+    @property
+    def algorithm(self) -> type[Algorithm]:
+        """The method's class (a plug-in's resolved from its spec)."""
+        return get_algorithm(self.plugin or self.method)
 
 
 def trial_folder(trials_dir: str | Path, spec: TrialSpec) -> Path:
@@ -130,7 +145,8 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> dict[str, A
 
 def trial_hparams(spec: TrialSpec) -> dict[str, Any]:
     """The method's hyperparameters in the spec's draw, with the spec's overrides applied."""
-    hparams = draw_hparams(spec.method, spec.hparams_seed)
+    table = method_hparams(spec.plugin or spec.method)
+    hparams = draw_hparams(spec.method, spec.hparams_seed, table)
     hparams.update((k, v) for k, v in spec.hparams_overrides if k in hparams)
     return hparams
 
@@ -143,7 +159,7 @@ def plate_ids(split: CoosSplit) -> np.ndarray | None:
 def missing_domains(spec: TrialSpec, train: CoosSplit) -> str | None:
     """Why the spec's method cannot run on ``train`` (it needs two domains and the data has
     fewer), or ``None`` when it can."""
-    if not get_algorithm(spec.method).needs_domains:
+    if not spec.algorithm.needs_domains:
         return None
     plates = plate_ids(train)
     if plates is None:
@@ -182,7 +198,7 @@ def _train_and_select(
     fit, val = holdout(labels, plates, spec.val_fraction, spec.seed)
     val = val[evaluation_rows(labels[val], spec.max_eval_images)]
     domains = plates[fit] if plates is not None else np.zeros(len(fit), dtype=np.int64)
-    method = get_algorithm(spec.method)
+    method = spec.algorithm
     per_domain = min(method.domain_batch, spec.batch_size // 2) if method.domain_batch else None
     batches = DomainBatches(domains, spec.batch_size, spec.seed, per_domain)
     task = TaskInfo(
