@@ -60,6 +60,7 @@ def test_second_run_reads_the_cache(split: CoosSplit, tmp_path: Path, calls: lis
     first = features(split, tmp_path / "cache")
     second = features(split, tmp_path / "cache")
     assert (first.hit, second.hit) == (False, True)
+    assert first.key == second.key == _texture_key(split) and first.key in first.path.name
     assert sum(calls) == len(split)
     np.testing.assert_array_equal(first.values, second.values)
     assert second.names == first.names and len(second.names) == 69
@@ -113,9 +114,6 @@ class Memoriser(Representation, DirectPredictor):
     learns = True
     predictor_row: ClassVar[tuple[str, str]] = ("Memoriser", "End-to-End")
     fits: ClassVar[list[int]] = []
-
-    def params(self) -> dict[str, Any]:
-        return {}
 
     def outputs(self) -> dict[str, str]:
         return {"mean": "Memoriser (mean)"}

@@ -166,6 +166,20 @@ def test_a_module_class_representation_plugin_is_resolved(
         get_representation("my_reps:Nope")
 
 
+def test_editing_a_representation_plugin_changes_its_feature_code_hash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from coos_utils.features import _code
+    from coos_utils.features.registry import make_representation
+
+    path = tmp_path / "my_reps_edit.py"
+    path.write_text(REPRESENTATION)
+    before = _code(make_representation(f"{path}:MeanIntensity", {"scale": 2.0}, progress=False))
+    path.write_text(REPRESENTATION + "\n# edited\n")
+    after = _code(make_representation(f"{path}:MeanIntensity", {"scale": 2.0}, progress=False))
+    assert before != after
+
+
 def test_entry_points_are_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, plugin_file: Path
 ) -> None:

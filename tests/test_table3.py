@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -97,22 +98,35 @@ def test_compare_with_paper_leaves_unknown_rows_blank() -> None:
     assert (compared[("test1", "ours")] == 5.0).all()
 
 
-def test_run_table3_uses_the_profiles_search(data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_table3_uses_the_profiles_search(
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seen = {}
 
     def fake_fit_table3(features: dict, labels: dict, name: str, models: list, **kwargs) -> tuple:
         seen.update(kwargs)
-        row = {"features": name, "model": "kNN", "cv_error": 1.0, **dict.fromkeys(features, 1.0)}
-        return pd.DataFrame([row]), {}
+        return _fake_rows(features, name, models, lambda model: 1.0)
 
     monkeypatch.setattr(table3_module, "fit_table3", fake_fit_table3)
     monkeypatch.setattr(
         table3_module, "features_for", lambda rep, splits, **kw: _FakeFeatures(splits)
     )
     rep = TextureRepresentation(n_jobs=1, progress=False)
-    run_table3(load_splits(data), [rep], get_profile("paper"), seed=4, n_jobs=1)
+    run_table3(load_splits(data), [rep], get_profile("paper"), seed=4, cache_dir=tmp_path, n_jobs=1)
     assert (seen["search_draws"], seen["cv_folds"], seen["seed"]) == (100, 5, 4)
     assert seen["bootstrap_samples"] == 1000
+
+
+def _fake_rows(features: dict, name: str, models: list, cv: Callable[[str], float]) -> tuple:
+    """What ``fit_table3`` returns, made up: one row per model, all predictions 0."""
+    rows = [
+        {"features": name, "model": m, "cv_error": cv(m), **dict.fromkeys(features, 1.0)}
+        for m in models
+    ]
+    zeros = {
+        (name, m, s): np.zeros(len(x), dtype=np.int64) for m in models for s, x in features.items()
+    }
+    return pd.DataFrame(rows), zeros
 
 
 class _FakeFeatures:
@@ -121,6 +135,9 @@ class _FakeFeatures:
 
     def values(self, output: str) -> dict:
         return {name: np.zeros((len(s), 2)) for name, s in self.splits.items()}
+
+    def keys(self, output: str) -> dict:
+        return {name: f"fake-{output}-{name}" for name in self.splits}
 
 
 def test_commands(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -216,19 +233,18 @@ class _Layers:
 
 @pytest.mark.parametrize("n_outputs", [2, 5])
 def test_chosen_by_cv_marks_every_multi_output_representation(
-    data: Path, monkeypatch: pytest.MonkeyPatch, n_outputs: int
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, n_outputs: int
 ) -> None:
     def fake_fit_table3(features: dict, labels: dict, name: str, models: list, **kwargs) -> tuple:
-        cv = float(name[-1])  # lower layers have lower cross-validated errors
-        rows = [{"features": name, "model": m, "cv_error": cv + (m == "kNN")} for m in models]
-        return pd.DataFrame(rows), {}
+        # lower layers have lower cross-validated errors
+        return _fake_rows(features, name, models, lambda m: float(name[-1]) + (m == "kNN"))
 
     monkeypatch.setattr(table3_module, "fit_table3", fake_fit_table3)
     monkeypatch.setattr(
         table3_module, "features_for", lambda rep, splits, **kw: _FakeFeatures(splits)
     )
     table = run_table3(
-        load_splits(data), [_Layers(n_outputs)], get_profile("smoke"), n_jobs=1
+        load_splits(data), [_Layers(n_outputs)], get_profile("smoke"), cache_dir=tmp_path, n_jobs=1
     ).table
     chosen = table.groupby("features")["chosen_by_cv"].all()
     expected = {f"Layers L{k}": k < 3 for k in range(n_outputs)}

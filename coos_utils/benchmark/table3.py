@@ -12,6 +12,10 @@ The chosen rows are the ones that stand for the paper's rows (the claims read on
 
 When a split's metadata has a ``well`` column (with ``plate``, when present, to tell wells of
 different plates apart), every row also gets a well-level bootstrap interval.
+
+Classifier rows are cached too (:mod:`coos_utils.benchmark.classifier_cache`, by default in
+``<cache_dir>/classifiers``): a rerun on the same features with the same settings and code
+refits nothing; :attr:`Table3Result.classifier_hits` and ``classifier_fits`` count both.
 """
 
 from __future__ import annotations
@@ -24,11 +28,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from coos_utils.benchmark.classifier_cache import ClassifierCache
 from coos_utils.benchmark.classifiers import MODELS, fit_table3, score_row
 from coos_utils.data import CoosSplit, load_split
 from coos_utils.features import (
     DirectPredictor,
     Representation,
+    RepresentationFeatures,
+    default_cache_dir,
     features_for,
     fit_representation,
 )
@@ -46,6 +53,15 @@ class Table3Result:
     predictions: Predictions
     labels: dict[str, np.ndarray]
     class_names: tuple[str, ...]
+    classifier_hits: int = 0
+    """Classifier rows read from the classifier cache."""
+    classifier_fits: int = 0
+    """Classifier rows fitted (and then cached)."""
+
+
+def classifier_cache(cache_dir: str | Path | None = None) -> ClassifierCache:
+    """The classifier cache beside the features: ``<cache_dir>/classifiers``."""
+    return ClassifierCache(Path(cache_dir or default_cache_dir()) / "classifiers")
 
 
 def load_splits(data_path: str | Path) -> dict[str, CoosSplit]:
@@ -68,6 +84,27 @@ def _chosen_outputs(table: pd.DataFrame, top: int) -> list[str]:
     return list(best.sort_values(kind="stable").index[:top])
 
 
+def _output_rows(
+    cache: ClassifierCache | None,
+    features: RepresentationFeatures,
+    output: str,
+    display: str,
+    labels: dict[str, np.ndarray],
+    models: Sequence[str],
+    settings: dict[str, Any],
+) -> tuple[pd.DataFrame, Predictions]:
+    """The rows of ``models`` on one output: read from ``cache`` where it holds them, the
+    others fitted (and added to it); all fitted without a cache."""
+    values = features.values(output)
+
+    def fit(missing: Sequence[str]) -> tuple[pd.DataFrame, Predictions]:
+        return fit_table3(values, labels, display, missing, **settings)
+
+    if cache is None:
+        return fit(models)
+    return cache.rows(features.keys(output), labels, display, models, settings, fit)
+
+
 def representation_rows(
     rep: Representation,
     splits: Mapping[str, CoosSplit],
@@ -78,9 +115,11 @@ def representation_rows(
     n_jobs: int | None = -1,
     scheduler: str | None = None,
     progress: bool = True,
+    cache: ClassifierCache | None = None,
 ) -> tuple[pd.DataFrame, Predictions]:
     """Table 3 rows of one representation: each classifier on each output, plus the
-    representation's own predictions when it classifies directly."""
+    representation's own predictions when it classifies directly. Classifier rows are read
+    from, and added to, ``cache`` when one is given (:func:`run_table3` always gives one)."""
     labels = {name: split.labels for name, split in splits.items()}
     clusters = {name: well_clusters(split.meta) for name, split in splits.items()}
     if rep.learns:
@@ -100,7 +139,7 @@ def representation_rows(
     tables, predictions = [], {}
     first = [m for m in models if m != "RF"] if many else list(models)
     for output, display in rep.outputs().items():
-        table, predicted = fit_table3(features.values(output), labels, display, first, **settings)
+        table, predicted = _output_rows(cache, features, output, display, labels, first, settings)
         tables.append(table)
         predictions.update(predicted)
     table = pd.concat(tables, ignore_index=True)
@@ -109,8 +148,8 @@ def representation_rows(
         table["chosen_by_cv"] = table["features"].isin(chosen)
         by_display = {display: output for output, display in rep.outputs().items()}
         for display in chosen if many and "RF" in models else []:
-            values = features.values(by_display[display])
-            rf, predicted = fit_table3(values, labels, display, ["RF"], **settings)
+            output = by_display[display]
+            rf, predicted = _output_rows(cache, features, output, display, labels, ["RF"], settings)
             rf["chosen_by_cv"] = True
             table = pd.concat([table, rf], ignore_index=True)
             predictions.update(predicted)
@@ -142,11 +181,13 @@ def run_table3(
     scheduler: str | None = None,
     progress: bool = True,
 ) -> Table3Result:
-    """Table 3 for ``representations`` on ``splits``, with the profile's search sizes."""
+    """Table 3 for ``representations`` on ``splits``, with the profile's search sizes;
+    classifier rows are read from, or added to, :func:`classifier_cache` of ``cache_dir``."""
+    cache = classifier_cache(cache_dir)
     tables, predictions = [], {}
     for rep in representations:
         table, predicted = representation_rows(
-            rep, splits, profile, models, seed, cache_dir, n_jobs, scheduler, progress
+            rep, splits, profile, models, seed, cache_dir, n_jobs, scheduler, progress, cache
         )
         tables.append(table)
         predictions.update(predicted)
@@ -158,4 +199,6 @@ def run_table3(
         predictions=predictions,
         labels={name: split.labels for name, split in splits.items()},
         class_names=splits["train"].class_names,
+        classifier_hits=cache.hits,
+        classifier_fits=cache.fits,
     )

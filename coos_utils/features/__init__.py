@@ -43,6 +43,10 @@ class RepresentationFeatures:
         """Split -> feature array of one output."""
         return {split: entry.values for split, entry in self.entries[output].items()}
 
+    def keys(self, output: str) -> dict[str, str]:
+        """Split -> cache key of one output's features (what they were computed from)."""
+        return {split: entry.key for split, entry in self.entries[output].items()}
+
 
 def fit_representation(
     rep: Representation, train: CoosSplit, cache_dir: str | Path | None = None
@@ -60,7 +64,15 @@ def fit_representation(
 
 
 def _code(rep: Representation) -> str:
-    return code_hash([type(rep).__module__])
+    """The code hash of ``rep``'s class: its package modules, and for a plug-in defined outside
+    the package, its source file too (so an edited plug-in never reuses stale features)."""
+    cls = type(rep)
+    if cls.__module__.split(".")[0] == "coos_utils":
+        return code_hash([cls.__module__])
+    from coos_utils.plugins import source_digest
+
+    inside = [c.__module__ for c in cls.__mro__ if c.__module__.split(".")[0] == "coos_utils"]
+    return f"{code_hash(inside)}-{source_digest(cls)}"
 
 
 def features_for(
@@ -114,7 +126,7 @@ def features_for(
             if o == PREDICTIONS:
                 result.predictions[name] = values[:, 0].astype(np.int64)
             else:
-                result.entries[o][name] = CacheEntry(values, names, paths[o], hit)
+                result.entries[o][name] = CacheEntry(values, names, paths[o], hit, keys[o])
     return result
 
 

@@ -10,6 +10,7 @@ end) implements :class:`DirectPredictor` as well.
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,21 +20,42 @@ import numpy as np
 
 from coos_utils.data.split import CoosSplit
 
+EXECUTION_SETTINGS: frozenset[str] = frozenset({"device", "n_jobs", "progress", "work_dir"})
+"""Constructor parameters of every representation that say how, not what, it computes."""
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` as JSON would read it back: tuples as lists, paths as text (recursively)."""
+    if isinstance(value, tuple | list):
+        return [jsonable(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
 
 class Representation(ABC):
     """A scikit-learn-like feature extractor over whole splits.
 
     Subclasses set ``name`` (the registry key) and ``learns`` (whether :meth:`fit` looks at
-    the training images); their constructor takes the feature-defining parameters (returned
-    by :meth:`params`, which go into every cache key) and the execution settings ``device``,
-    ``n_jobs``, ``progress`` and ``work_dir`` (which do not). ``work_dir`` is a folder the
-    representation may use for its training checkpoints and history, so that an interrupted
-    fit resumes and a finished one is reused; it is chosen by the caller under a key that
-    covers the code, the parameters and the training data.
+    the training images). Their constructor takes the feature-defining parameters and the
+    execution settings named in ``execution_settings`` (``device``, ``n_jobs``, ``progress``,
+    ``work_dir`` and any a subclass adds), and stores each parameter under its own name, as
+    scikit-learn's estimators do: :meth:`params`, which goes into every cache key, is derived
+    from the constructor's signature, so a new parameter enters the key without being listed
+    anywhere. ``work_dir`` is a folder the representation may use for its training
+    checkpoints and history, so that an interrupted fit resumes and a finished one is reused;
+    it is chosen by the caller under a key that covers the code, the parameters and the
+    training data.
     """
 
     name: ClassVar[str]
     learns: ClassVar[bool] = False
+    execution_settings: ClassVar[frozenset[str]] = EXECUTION_SETTINGS
+    """Constructor parameters left out of :meth:`params`: they cannot change the features
+    (where to run, how many workers, progress bars, extraction batch sizes...). When in
+    doubt a parameter belongs in the key, not here."""
 
     def __init__(
         self,
@@ -47,9 +69,45 @@ class Representation(ABC):
         self.progress = progress
         self.work_dir = Path(work_dir) if work_dir is not None else None
 
-    @abstractmethod
+    @classmethod
+    def parameter_names(cls) -> list[str]:
+        """The constructor parameters that go into :meth:`params`: those of every
+        ``__init__`` in the class's hierarchy (a subclass that forwards ``**kwargs`` keeps
+        its parents' parameters), the class's own first, without the execution settings.
+        ``**kwargs`` itself is not a parameter; ``*args`` is refused (it would hide some)."""
+        names: dict[str, None] = {}
+        for klass in cls.__mro__:
+            if "__init__" in vars(klass) and issubclass(klass, Representation):
+                parameters = list(inspect.signature(klass.__init__).parameters.values())[1:]
+                if any(p.kind == inspect.Parameter.VAR_POSITIONAL for p in parameters):
+                    raise TypeError(
+                        f"{klass.__name__}.__init__ takes *args: name every parameter, so "
+                        "that params() can put it in the cache key"
+                    )
+                kept = (p.name for p in parameters if p.kind != inspect.Parameter.VAR_KEYWORD)
+                names.update(dict.fromkeys(kept))
+        return [name for name in names if name not in cls.execution_settings]
+
     def params(self) -> dict[str, Any]:
-        """Every parameter that changes the features, as JSON-able values."""
+        """Every parameter that changes the features, as JSON-able values: each constructor
+        parameter but the execution settings, read from the attribute of the same name,
+        then :meth:`derived_params` (which may replace some of them)."""
+        values = {}
+        for name in self.parameter_names():
+            if not hasattr(self, name):
+                raise TypeError(
+                    f"{type(self).__name__}.__init__ takes {name!r} but stores no attribute "
+                    f"{name!r}: params() reads every constructor parameter from the attribute "
+                    "of the same name (add it to execution_settings if it cannot change the "
+                    "features)"
+                )
+            values[name] = jsonable(getattr(self, name))
+        return {**values, **jsonable(self.derived_params())}
+
+    def derived_params(self) -> dict[str, Any]:
+        """Key entries the constructor's values do not show (e.g. a checksum of the weights
+        file a path names); an entry of the same name replaces the constructor's value."""
+        return {}
 
     @abstractmethod
     def outputs(self) -> dict[str, str]:

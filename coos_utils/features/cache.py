@@ -35,6 +35,8 @@ class CacheEntry(NamedTuple):
     names: list[str]
     path: Path
     hit: bool
+    key: str
+    """The cache key the entry is stored under (what later results computed from it key on)."""
 
 
 def cache_key(

@@ -39,7 +39,7 @@ from tqdm import tqdm
 
 from coos_utils.data.lazy import LazyImages
 from coos_utils.data.split import CoosSplit
-from coos_utils.features.base import Representation
+from coos_utils.features.base import EXECUTION_SETTINGS, Representation
 from coos_utils.parallel import joblib_backend
 
 HARALICK_NAMES: tuple[str, ...] = (
@@ -209,6 +209,7 @@ class TextureRepresentation(Representation):
     """
 
     name = "texture"
+    execution_settings = EXECUTION_SETTINGS | {"scheduler"}
 
     def __init__(
         self,
@@ -218,19 +219,20 @@ class TextureRepresentation(Representation):
         **execution: Any,
     ) -> None:
         super().__init__(**execution)
-        self.transformer = TextureFeatures(
-            grey_levels,
-            tuple(distances),
+        self.grey_levels = grey_levels
+        self.distances = tuple(distances)
+        self.scheduler = scheduler
+
+    @property
+    def transformer(self) -> TextureFeatures:
+        """The scikit-learn transformer with this representation's settings."""
+        return TextureFeatures(
+            self.grey_levels,
+            self.distances,
             n_jobs=self.n_jobs,
-            scheduler=scheduler,
+            scheduler=self.scheduler,
             progress=self.progress,
         )
-
-    def params(self) -> dict[str, Any]:
-        return {
-            "grey_levels": self.transformer.grey_levels,
-            "distances": list(self.transformer.distances),
-        }
 
     def outputs(self) -> dict[str, str]:
         return {"texture": "Texture"}

@@ -60,7 +60,7 @@ from sklearn.metrics import balanced_accuracy_score
 from torch import nn
 
 from coos_utils.data.split import CoosSplit
-from coos_utils.features.base import DirectPredictor, Representation
+from coos_utils.features.base import EXECUTION_SETTINGS, DirectPredictor, Representation
 from coos_utils.models import training
 from coos_utils.models.augment import five_crops, random_crop, random_dihedral
 from coos_utils.models.device_data import (
@@ -279,6 +279,9 @@ class DeepLocRepresentation(Representation, DirectPredictor):
     name: ClassVar[str] = "deeploc"
     learns: ClassVar[bool] = True
     predictor_row: ClassVar[tuple[str, str]] = ("DeepLoc", "End-to-End")
+    execution_settings: ClassVar[frozenset[str]] = EXECUTION_SETTINGS | {"extract_batch_size"}
+    """``extract_batch_size`` only chunks the eval-mode pass (batch norm then uses its
+    running statistics, so each image's FC2 and prediction do not depend on its batch)."""
 
     def __init__(
         self,
@@ -324,13 +327,6 @@ class DeepLocRepresentation(Representation, DirectPredictor):
         self.seed = seed
         self.extract_batch_size = extract_batch_size
         self._last_pass: tuple[str, np.ndarray, np.ndarray] | None = None
-
-    def params(self) -> dict[str, Any]:
-        names = (
-            "iterations", "batch_size", "eval_every", "width", "fc_units", "learning_rate",
-            "lr_decay", "lr_decay_every", "validation_fraction", "test_crops", "seed",
-        )  # fmt: skip
-        return {name: getattr(self, name) for name in names}
 
     def outputs(self) -> dict[str, str]:
         return {"fc2": "DeepLoc (FC2)"}

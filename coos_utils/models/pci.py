@@ -53,7 +53,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from coos_utils.data.split import CoosSplit
-from coos_utils.features.base import Representation
+from coos_utils.features.base import EXECUTION_SETTINGS, Representation
 from coos_utils.models import training
 from coos_utils.models.augment import random_flips
 from coos_utils.models.deeploc import scaled
@@ -216,6 +216,9 @@ class PciRepresentation(Representation):
 
     name: ClassVar[str] = "pci"
     learns: ClassVar[bool] = True
+    execution_settings: ClassVar[frozenset[str]] = EXECUTION_SETTINGS | {"extract_batch_size"}
+    """``extract_batch_size`` only chunks the eval-mode pass of ``transform`` (batch norm
+    then uses its running statistics, so each image's features do not depend on its batch)."""
 
     def __init__(
         self,
@@ -245,13 +248,6 @@ class PciRepresentation(Representation):
         self.validation_fraction = validation_fraction
         self.seed = seed
         self.extract_batch_size = extract_batch_size
-
-    def params(self) -> dict[str, Any]:
-        names = (
-            "epochs", "iterations", "batch_size", "eval_every", "width", "learning_rate",
-            "beta1", "validation_fraction", "seed",
-        )  # fmt: skip
-        return {name: getattr(self, name) for name in names}
 
     def outputs(self) -> dict[str, str]:
         return {name: f"PCI {name.capitalize()}" for name in FEATURE_LAYERS}

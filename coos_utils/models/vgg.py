@@ -43,7 +43,7 @@ import torch
 from torch import nn
 
 from coos_utils.data.split import CoosSplit
-from coos_utils.features.base import Representation
+from coos_utils.features.base import EXECUTION_SETTINGS, Representation
 from coos_utils.models.device_data import stream_batches
 from coos_utils.models.extract import extract
 from coos_utils.models.runtime import cpu_threads, prepare_module, resolve_device
@@ -260,6 +260,8 @@ class Vgg16Representation(Representation):
 
     name: ClassVar[str] = "vgg16"
     learns: ClassVar[bool] = False
+    execution_settings: ClassVar[frozenset[str]] = EXECUTION_SETTINGS | {"batch_size"}
+    """``batch_size`` only chunks the eval-mode pass (fixed weights, no batch statistics)."""
 
     def __init__(
         self,
@@ -303,14 +305,12 @@ class Vgg16Representation(Representation):
     def is_imagenet(self) -> bool:
         return self.weights_id.startswith("imagenet-")
 
-    def params(self) -> dict[str, Any]:
+    def derived_params(self) -> dict[str, Any]:
+        """The weights by their id (checksum or seed), not their path; pooling and input map."""
         return {
             "weights": self.weights_id,
-            "layers": list(self.layers),
             "pooling": "global-max",
             "input": "channel0-8bit-grey-rgb-imagenet-norm",
-            "input_scaling": self.input_scaling,
-            "input_max": self.input_max,
         }
 
     def outputs(self) -> dict[str, str]:
