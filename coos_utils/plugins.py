@@ -22,9 +22,12 @@ import importlib.metadata
 import importlib.util
 import inspect
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from coos_utils.registry import lookup
 
 ALGORITHM_GROUP = "coos_utils.algorithms"
 REPRESENTATION_GROUP = "coos_utils.representations"
@@ -110,6 +113,20 @@ def load_class(spec: str, base: type, kind: str) -> type:
             f"(a subclass of {base.__module__}.{base.__qualname__})"
         )
     return found
+
+
+def resolve(name: str, builtins: Mapping[str, type], base: type, group: str, kind: str) -> type:
+    """The class ``name`` stands for: a built-in name, a ``module:Class`` / ``file.py:Class``
+    spec, or an entry point of ``group``; else a one-line error naming ``name`` and the
+    valid names. ``kind`` names what is looked up in messages ("DG method", ...)."""
+    if name in builtins:
+        return builtins[name]
+    if is_spec(name):
+        return load_class(name, base, kind)
+    installed = entry_points(group)
+    if name in installed:
+        return load_class(installed[name], base, f"{kind} (entry point {name})")
+    return lookup({**builtins, **installed}, name, kind)
 
 
 def entry_points(group: str) -> dict[str, str]:

@@ -29,3 +29,14 @@ def write_coos_hdf5(
     with Hdf5SplitWriter(path, attrs=attrs or {"origin": "test"}) as writer:
         writer.append(images, labels, meta=columns)
     return images, labels
+
+
+DG_TINY = {
+    "steps": 2,
+    "batch_size": 16,
+    "eval_every": 2,
+    "max_eval_images": 30,
+    "backbone": "small_cnn",
+    "width": 0.25,
+}
+"""Trial settings of a DG sweep small enough for a test (a small CNN, two steps)."""

@@ -16,15 +16,9 @@ from coos_utils.dg.summary import compare_to_erm, seed_range, select_draws, summ
 from coos_utils.dg.sweep import TRIALS_FOLDER, make_sweep, pending, run_search, run_sweep
 from coos_utils.dg.trial import trial_folder
 from coos_utils.reference import TEST_SPLITS
+from tests.helpers import DG_TINY
 
-TINY = {
-    "steps": 2,
-    "batch_size": 16,
-    "eval_every": 2,
-    "max_eval_images": 30,
-    "backbone": "small_cnn",
-    "width": 0.25,
-}
+TINY = DG_TINY
 
 
 def test_sweep_on_two_dask_workers_resumes_after_an_interruption(

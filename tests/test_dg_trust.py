@@ -22,15 +22,9 @@ from coos_utils.dg.hparams import draw_hparams
 from coos_utils.dg.summary import compare_to_erm, paired_findings, summarise
 from coos_utils.dg.sweep import make_sweep, run_sweep
 from coos_utils.reference import TEST_SPLITS
+from tests.helpers import DG_TINY
 
-TINY = {
-    "steps": 2,
-    "batch_size": 16,
-    "eval_every": 2,
-    "max_eval_images": 30,
-    "backbone": "small_cnn",
-    "width": 0.25,
-}
+TINY = DG_TINY
 
 
 @pytest.fixture(scope="module")

@@ -18,15 +18,9 @@ from coos_utils.dg.trial import trial_hparams
 from coos_utils.features.base import Representation
 from coos_utils.features.registry import get_representation
 from coos_utils.profiles import DG_METHODS, PROFILES
+from tests.helpers import DG_TINY
 
-TINY = {
-    "steps": 2,
-    "batch_size": 16,
-    "eval_every": 2,
-    "max_eval_images": 30,
-    "backbone": "small_cnn",
-    "width": 0.25,
-}
+TINY = DG_TINY
 
 PLUGIN = '''
 import torch.nn.functional as F

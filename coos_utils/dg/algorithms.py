@@ -59,13 +59,11 @@ from coos_utils.dg.mixstyle import MixStyle as MixStyleLayer
 from coos_utils.dg.mixstyle import attach_after_pools
 from coos_utils.plugins import (
     ALGORITHM_GROUP,
-    entry_points,
     is_spec,
-    load_class,
     normalise,
+    resolve,
     source_digest,
 )
-from coos_utils.registry import lookup
 
 Minibatches = Sequence[tuple[torch.Tensor, torch.Tensor]]
 
@@ -296,14 +294,7 @@ def get_algorithm(method: str) -> type[Algorithm]:
     """The algorithm class of ``method``: a built-in name, an entry point of the group
     ``coos_utils.algorithms``, or a ``module:Class`` / ``file.py:Class`` spec (see
     :mod:`coos_utils.plugins`); else a one-line error naming ``method`` and the valid names."""
-    if method in ALGORITHMS:
-        return ALGORITHMS[method]
-    if is_spec(method):
-        return load_class(method, Algorithm, "DG method")
-    installed = entry_points(ALGORITHM_GROUP)
-    if method in installed:
-        return load_class(installed[method], Algorithm, f"DG method (entry point {method})")
-    return lookup({**ALGORITHMS, **installed}, method, "DG method")
+    return resolve(method, ALGORITHMS, Algorithm, ALGORITHM_GROUP, "DG method")
 
 
 def method_name(method: str) -> str:

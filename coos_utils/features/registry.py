@@ -14,8 +14,7 @@ from coos_utils.features.texture import TextureRepresentation
 from coos_utils.models.deeploc import DeepLocRepresentation
 from coos_utils.models.pci import PciRepresentation
 from coos_utils.models.vgg import Vgg16Representation
-from coos_utils.plugins import REPRESENTATION_GROUP, entry_points, is_spec, load_class
-from coos_utils.registry import lookup
+from coos_utils.plugins import REPRESENTATION_GROUP, resolve
 
 REPRESENTATIONS: dict[str, type[Representation]] = {
     "texture": TextureRepresentation,
@@ -30,14 +29,7 @@ def get_representation(name: str) -> type[Representation]:
     ``coos_utils.representations``, or a ``module:Class`` / ``file.py:Class`` spec naming a
     subclass of :class:`Representation` (see :mod:`coos_utils.plugins`); else a one-line error
     naming ``name`` and the valid names."""
-    if name in REPRESENTATIONS:
-        return REPRESENTATIONS[name]
-    if is_spec(name):
-        return load_class(name, Representation, "representation")
-    installed = entry_points(REPRESENTATION_GROUP)
-    if name in installed:
-        return load_class(installed[name], Representation, f"representation (entry point {name})")
-    return lookup({**REPRESENTATIONS, **installed}, name, "representation")
+    return resolve(name, REPRESENTATIONS, Representation, REPRESENTATION_GROUP, "representation")
 
 
 def make_representation(
