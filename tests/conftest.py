@@ -20,6 +20,13 @@ def _private_fingerprint_memo(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["COOS_CACHE_DIR"] = str(tmp_path_factory.mktemp("coos_cache"))
 
 
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests' local HTTP servers are reached directly even where a proxy is configured."""
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
 @pytest.fixture
 def coos_file(tmp_path: Path) -> Callable[..., tuple[Path, np.ndarray, np.ndarray]]:
     """Factory: ``coos_file(name="COOS7_v1.1_test1.hdf5", n=50)`` -> (folder, images, labels)."""

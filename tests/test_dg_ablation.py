@@ -13,15 +13,9 @@ from coos_utils.dg.ablation import (
     run_ablation,
 )
 from coos_utils.reference import TEST_SPLITS
+from tests.helpers import DG_TINY
 
-SETTINGS = {
-    "steps": 2,
-    "batch_size": 16,
-    "eval_every": 2,
-    "max_eval_images": 30,
-    "backbone": "small_cnn",
-    "width": 0.25,
-}
+SETTINGS = DG_TINY
 
 
 def test_ablation_regenerates_once_and_reports_changes(tiny_data: Path, tmp_path: Path) -> None:

@@ -65,13 +65,6 @@ class FakeZenodo(ServedFiles):
         return [rng for path, rng in self.requests if path.endswith(f"/{name}/content")]
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Reach 127.0.0.1 directly even where an HTTP proxy is configured."""
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-
-
 @pytest.fixture
 def fake() -> Iterator[FakeZenodo]:
     """A running server with a training file, a test file and a README (random bytes)."""

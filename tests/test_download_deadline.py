@@ -29,13 +29,6 @@ STALL = 1.5  # seconds; the trickle brings 3-4 bytes in that time, far below 64 
 WEIGHTS_PATH = "/models/vgg16-test.pth"
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Reach 127.0.0.1 directly even where an HTTP proxy is configured."""
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-
-
 @pytest.fixture
 def fake() -> Iterator[FakeZenodo]:
     """A record of one training file (20 kB) and a README; the training file trickles."""

@@ -26,13 +26,6 @@ PATH = "/models/vgg16-test.pth"
 CONTENT = random.Random(1).randbytes(250_001)
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Reach 127.0.0.1 directly even where an HTTP proxy is configured."""
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-
-
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[ServedFiles]:
     """A server with one checkpoint; "vgg16" points at it, with that content's SHA-256."""
