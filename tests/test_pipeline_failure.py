@@ -174,3 +174,25 @@ def test_failure_page_renders_as_a_danger_admonition() -> None:
     ).decode()
     assert 'class="admonition danger"' in html and "This chapter failed on this run" in html
     assert "KeyError: 'x' (cell 4)" in html
+
+
+def test_results_dir_given_to_coos_run_moves_the_folder_the_rerun_key_watches(
+    tmp_path: Path, tiny_data: Path
+) -> None:
+    """``coos run CHAPTER -p results_dir X``: the chapter writes to X, and the rerun check
+    (results marked complete, upstream outputs) reads X too, not the default folder."""
+    layout = BookLayout(tmp_path)
+    default = pipeline.data_context(layout, "smoke", tiny_data, 0)
+    moved = pipeline.data_context(layout, "smoke", tiny_data, 0, "elsewhere")
+    assert default.folder.is_relative_to(tmp_path / "results")
+    assert moved.folder.is_relative_to(tmp_path / "elsewhere")
+    assert moved.folder.relative_to(tmp_path / "elsewhere") == default.folder.relative_to(
+        tmp_path / "results"
+    )
+    mark_chapter(moved.folder, "01_dataset", COMPLETE)
+    stamp = layout.generated / ".stamps" / "01_dataset.json"
+    stamp.parent.mkdir(parents=True)
+    stamp.write_text('{"key": "k"}')
+    (layout.generated / "01_dataset.ipynb").write_text("{}")
+    assert pipeline.is_up_to_date(layout, "01_dataset", "k", moved.folder)
+    assert not pipeline.is_up_to_date(layout, "01_dataset", "k", default.folder)
