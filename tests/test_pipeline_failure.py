@@ -26,7 +26,7 @@ from coos_utils.results.provenance import (
 )
 
 NAMES = [c.name for c in CHAPTERS]
-BLOCKED = ("03_classifiers", "04_confusion", "05_domain_generalization")
+BLOCKED = ("03_classifiers", "04_confusion", "05_domain_generalization", "06_your_model")
 """The chapters that read 02_features, directly or through another chapter."""
 AFFECTED = ("02_features", *BLOCKED)
 NOTEBOOK = """---

@@ -50,6 +50,7 @@ CHAPTERS: tuple[ChapterSpec, ...] = (
     ChapterSpec(
         "06_your_model",
         "Benchmark your own model",
+        reads=("03_classifiers",),  # the book's baselines beside the user's row
         writes=("your_model/**/*.csv", "your_model/**/*.json"),
     ),
 )
