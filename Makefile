@@ -34,8 +34,8 @@ lab: $(STAMP)
 check-book: $(STAMP)
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 		(apt-get update -q && apt-get install -y -q chromium chromium-driver)
-	$(BIN)/python -m pip install -q -e ".[check]"
-	$(BIN)/python -m coos_utils.book.browser_check _build/html
+	$(BIN)/python -m pip install -q -e ".[check]" "beautifulsoup4>=4.12"
+	$(BIN)/python -m coos_utils.book.browser_check _build/html --screenshots _build/screenshots
 
 lint: $(STAMP)
 	$(BIN)/ruff check coos_utils tests bench

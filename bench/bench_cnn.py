@@ -83,7 +83,9 @@ PAPER = Setting(
 # checkpoint); both CPU profiles extract only the paper's three reported layers (conv3_3,
 # conv4_1, conv4_2), so extraction stops at conv4_2.
 SMOKE = Setting("smoke", 829, 2_643, 0.125, 30, 32, 10, 5, 0.125, 20, 16, 10, "conv4_2")
-DEFAULT = Setting("default", 4_146, 13_221, 0.125, 300, 64, 50, 1, 0.125, 200, 32, 50, "conv4_2")
+DEFAULT = Setting(
+    "default", 4_146, 13_221, 0.125, 1000, 64, 100, 1, 0.125, 1000, 32, 100, "conv4_2"
+)
 
 
 def median_seconds(step: Callable[[], object], device: torch.device, repeats: int) -> float:

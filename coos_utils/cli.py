@@ -222,9 +222,9 @@ def _publish(args: argparse.Namespace) -> int:
 
 
 def _features(args: argparse.Namespace) -> int:
-    from coos_utils.benchmark.table3 import load_splits
+    from coos_utils.benchmark.representations import make_representation
+    from coos_utils.data import load_splits
     from coos_utils.features import features_for
-    from coos_utils.features.registry import make_representation
     from coos_utils.profiles import get_profile, resolve_data_dir
 
     profile = get_profile(args.profile)
@@ -246,9 +246,10 @@ def _features(args: argparse.Namespace) -> int:
 
 
 def _table3(args: argparse.Namespace) -> int:
+    from coos_utils.analysis.confusion import confusion_frames, sensitivity_table
+    from coos_utils.benchmark.representations import make_representation
     from coos_utils.benchmark.table3 import run_table3
     from coos_utils.book.context import setup_chapter
-    from coos_utils.features.registry import make_representation
     from coos_utils.results.store import write_table3
 
     names = args.representations
@@ -279,8 +280,9 @@ def _table3(args: argparse.Namespace) -> int:
         scheduler=args.dask_scheduler,
         progress=not args.quiet,
     )
+    outputs = result.predictions, result.labels, result.class_names
     written = write_table3(
-        run.folder, result.table, result.predictions, result.labels, result.class_names
+        run.folder, result.table, sensitivity_table(*outputs), confusion_frames(*outputs)
     )
     print(f"Table 3, balanced error % ({run.label})")
     columns = ["features", "model", "cv_error", *result.labels]
@@ -292,7 +294,7 @@ def _table3(args: argparse.Namespace) -> int:
 def _representation(name: str) -> str:
     """A built-in or installed representation's name, or a plug-in spec (module:Class or
     path/to/file.py:Class), checked by loading it."""
-    from coos_utils.features.registry import get_representation
+    from coos_utils.benchmark.representations import get_representation
 
     try:
         get_representation(name)

@@ -68,8 +68,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from coos_utils.benchmark.evaluate import evaluate, evaluation_folder, write_evaluation
     from coos_utils.profiles import get_profile, resolve_data_dir
+    from coos_utils.scoring import evaluate, evaluation_folder, write_evaluation
 
     profile = get_profile(args.profile)
     data_dir = resolve_data_dir(args.data_dir, args.profile, args.seed)
@@ -90,12 +90,13 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 def _baselines(results_dir: Path, data_id: str, profile: str) -> tuple[Path, pd.DataFrame] | None:
     """The book's ``table3.csv`` for this data (the profile given first), unless marked failed."""
-    from coos_utils.results.provenance import FAILED, chapter_status
+    from coos_utils.scoring import book_baselines
 
     for name in dict.fromkeys((profile, *PROFILE_ORDER)):
         folder = results_dir / data_id / name
-        if (folder / "table3.csv").is_file() and chapter_status(folder, "03_classifiers") != FAILED:
-            return folder / "table3.csv", pd.read_csv(folder / "table3.csv")
+        table = book_baselines(folder)
+        if table is not None:
+            return folder / "table3.csv", table
     return None
 
 

@@ -16,8 +16,8 @@ from coos_utils.benchmark import classifier_cache as cache_module
 from coos_utils.benchmark import classifiers as classifiers_module
 from coos_utils.benchmark import table3 as table3_module
 from coos_utils.benchmark.classifier_cache import ClassifierCache, read_rows, write_rows
-from coos_utils.benchmark.table3 import Table3Result, load_splits, run_table3
-from coos_utils.data import CoosSplit
+from coos_utils.benchmark.table3 import Table3Result, run_table3
+from coos_utils.data import CoosSplit, load_splits
 from coos_utils.features import TextureRepresentation
 from coos_utils.profiles import get_profile
 

@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-from coos_utils.analysis.metrics import balanced_error
 from coos_utils.benchmark.classifiers import (
     MODELS,
     RF_PARAM_GRID,
@@ -16,6 +15,7 @@ from coos_utils.benchmark.classifiers import (
     fit_table3,
     make_model,
 )
+from coos_utils.metrics import balanced_error
 from coos_utils.profiles import get_profile
 
 PAPER_GRID = {
@@ -194,8 +194,8 @@ def test_fit_table3_is_reproducible(
 
 @pytest.mark.parametrize("name", ["smoke", "default", "paper"])
 def test_profiles_name_real_representations_and_methods(name: str) -> None:
+    from coos_utils.benchmark.representations import make_representation
     from coos_utils.dg import ALGORITHMS
-    from coos_utils.features.registry import make_representation
 
     profile = get_profile(name)
     for rep in profile.representations:

@@ -7,9 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from coos_utils.data import load_split
-from coos_utils.data.writer import Hdf5SplitWriter
-from coos_utils.dataset_stats import (
+from coos_utils.analysis.dataset_stats import (
     central_nucleus_area,
     class_counts,
     counts_wide,
@@ -17,6 +15,8 @@ from coos_utils.dataset_stats import (
     shift_table,
     table2_with_paper,
 )
+from coos_utils.data import load_split
+from coos_utils.data.writer import Hdf5SplitWriter
 
 
 def _disk(radius: float, centre=(32, 32), value: int = 1000) -> np.ndarray:

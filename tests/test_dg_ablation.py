@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
+from coos_utils.data import load_split
 from coos_utils.dg.ablation import (
     ablation_data,
     ablation_findings,
@@ -13,18 +16,19 @@ from coos_utils.dg.ablation import (
     run_ablation,
 )
 from coos_utils.reference import TEST_SPLITS
+from coos_utils.synthetic import Simulation
 from tests.helpers import DG_TINY
 
 SETTINGS = DG_TINY
 
 
 def test_ablation_regenerates_once_and_reports_changes(tiny_data: Path, tmp_path: Path) -> None:
-    root = tiny_data.parent  # the default tiny data are there already
+    simulation = Simulation.from_attrs(load_split(tiny_data, "train").attrs)
+    shifts_off = partial(simulation.with_shifts_off, tmp_path / "synthetic")
     out = tmp_path / "results"
     table = run_ablation(
-        root,
-        "tiny",
-        0,
+        tiny_data,
+        shifts_off,
         out,
         {"ERM": 0},
         switches=["test4_microscope"],
@@ -37,13 +41,15 @@ def test_ablation_regenerates_once_and_reports_changes(tiny_data: Path, tmp_path
     assert (table[table["switch"] == "none"]["change"] == 0).all()
     assert (out / "ablation.csv").exists()
 
-    folders = ablation_data(root, "tiny", 0, ["test4_microscope"])
+    folders = ablation_data(tiny_data, shifts_off, ["test4_microscope"])
     assert folders["none"] == tiny_data
     ablated = sorted(folders["test4_microscope"].glob("*.hdf5"))
     assert folders["test4_microscope"] != tiny_data and len(ablated) == 5
     stamps = [p.stat().st_mtime_ns for p in ablated]
-    ablation_data(root, "tiny", 0, ["test4_microscope"])  # cached: nothing is rewritten
+    ablation_data(tiny_data, shifts_off, ["test4_microscope"])  # cached: nothing is rewritten
     assert [p.stat().st_mtime_ns for p in ablated] == stamps
+    with pytest.raises(ValueError, match="unknown shift switch"):
+        ablation_data(tiny_data, shifts_off, ["drift_golgi"])  # not one of SWITCHES
 
 
 def _changes(seed_spread: float) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import matplotlib
 import pandas as pd
 
-from coos_utils.dg.plots import plot_ablation, plot_methods, plot_shift_vs_error
+from coos_utils.presentation.dg_figures import plot_ablation, plot_methods, plot_shift_vs_error
 from coos_utils.reference import TEST_SPLITS
 
 matplotlib.use("Agg")

@@ -12,13 +12,13 @@ import pandas as pd
 import pytest
 
 from coos_utils.benchmark.classifiers import score_row
-from coos_utils.benchmark.evaluate import evaluate, score_run
 from coos_utils.benchmark.predictions import PredictionFileError, PredictionRun, read_predictions
 from coos_utils.benchmark.table3 import well_clusters
 from coos_utils.data import load_split
 from coos_utils.data.digest import file_digest
 from coos_utils.evaluate_cli import main
 from coos_utils.reference import SPLIT_NAMES, TEST_SPLITS
+from coos_utils.scoring import evaluate, score_run
 
 SMOKE = ["--profile", "smoke"]
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import balanced_accuracy_score, confusion_matrix, recall_score
 
-from coos_utils.analysis.metrics import (
+from coos_utils.metrics import (
     balanced_error,
     bootstrap_ci,
     cluster_bootstrap_ci,

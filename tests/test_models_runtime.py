@@ -9,9 +9,10 @@ import pytest
 import torch
 from torch import nn
 
+from coos_utils.data import holdout
 from coos_utils.models.augment import five_crops, random_crop, random_dihedral, random_flips
 from coos_utils.models.deeploc import percentile, stretch
-from coos_utils.models.device_data import ShuffledRows, random_holdout, stratified_holdout
+from coos_utils.models.device_data import ShuffledRows
 from coos_utils.models.extract import extract, pool
 from coos_utils.models.pci import min_max
 from coos_utils.models.runtime import autocast, cpu_threads, memory_format, resolve_device
@@ -95,15 +96,23 @@ def test_shuffled_rows_visit_every_row_once_per_epoch_and_resume() -> None:
     assert torch.equal(torch.cat([again.next(3) for _ in range(5)]), ahead)
 
 
-def test_holdouts_are_seeded_and_stratified() -> None:
+def test_the_one_holdout_is_seeded_and_stratified_by_what_is_known() -> None:
     labels = np.repeat(np.arange(4), [50, 30, 20, 100])
-    fit, held = stratified_holdout(labels, 0.2, seed=3)
+    fit, held = holdout(200, 0.2, seed=3, labels=labels)
     assert sorted(np.concatenate([fit, held]).tolist()) == list(range(200))
     assert np.bincount(labels[held]).tolist() == [10, 6, 4, 20]
-    assert np.array_equal(held, stratified_holdout(labels, 0.2, seed=3)[1])
-    assert not np.array_equal(held, stratified_holdout(labels, 0.2, seed=4)[1])
-    fit, held = random_holdout(200, 0.2, seed=0)
+    assert np.array_equal(held, holdout(200, 0.2, seed=3, labels=labels)[1])
+    assert not np.array_equal(held, holdout(200, 0.2, seed=4, labels=labels)[1])
+    fit, held = holdout(200, 0.2, seed=0)
     assert len(held) == 40 and not set(fit) & set(held)
+    plates = np.tile([0, 0, 0, 0, 1], 40)  # a fifth of every class on plate 1
+    _, held = holdout(200, 0.2, seed=0, labels=labels, groups=plates)
+    per_plate = [np.bincount(labels[held][plates[held] == p], minlength=4) for p in (0, 1)]
+    assert [c.tolist() for c in per_plate] == [[8, 5, 3, 16], [2, 1, 1, 4]]
+    lonely = plates.copy()
+    lonely[0] = 7  # one image alone on its plate: stratified by class only, not an error
+    _, held = holdout(200, 0.2, seed=0, labels=labels, groups=lonely)
+    assert np.bincount(labels[held]).tolist() == [10, 6, 4, 20]
 
 
 class Boom(nn.Module):

@@ -13,10 +13,9 @@ import pytest
 import torch
 
 from coos_utils.benchmark import table3 as table3_module
-from coos_utils.data import CoosSplit, load_split
+from coos_utils.data import CoosSplit, holdout, load_split
 from coos_utils.models import PciRepresentation, Vgg16Representation
 from coos_utils.models import pci as pci_module
-from coos_utils.models.device_data import random_holdout
 from coos_utils.models.pairs import GroupPartners, pairing_groups
 from coos_utils.models.vgg import vgg_input
 from coos_utils.profiles import get_profile
@@ -87,7 +86,7 @@ def test_pci_fit_without_ids_names_class_pairing_and_trains_on_same_class_pairs(
     with pytest.warns(UserWarning, match="the same class, anywhere in the split"):
         rep.fit(bare)
     assert rep.grouping_ == "class" and set(rep.history_["pairs"]) == {"class"}
-    fit_rows, val_rows = random_holdout(len(train), rep.validation_fraction, rep.seed)
+    fit_rows, val_rows = holdout(len(train), rep.validation_fraction, rep.seed)
     assert len(made) == 2  # the fit part's partners, then the validation part's
     for (_, seen), rows in zip(made, (fit_rows, val_rows), strict=True):
         labels = train.labels[rows]

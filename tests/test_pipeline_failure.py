@@ -4,6 +4,7 @@ Fast: papermill is replaced by a stand-in that plays a chapter (or fails it)."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -13,8 +14,10 @@ import pytest
 from coos_utils.book import pipeline
 from coos_utils.book.chapters import BY_NAME, CHAPTERS
 from coos_utils.book.context import setup_chapter
-from coos_utils.book.pipeline import BookBuildError, BookLayout, DataContext, build_book
+from coos_utils.book.pipeline import BookBuildError, BookLayout, build_book
+from coos_utils.book.run_context import RunContext, make_run_context
 from coos_utils.data.errors import CoosDataError
+from coos_utils.profiles import get_profile
 from coos_utils.results.provenance import (
     COMPLETE,
     FAILED,
@@ -26,6 +29,7 @@ from coos_utils.results.provenance import (
 )
 
 NAMES = [c.name for c in CHAPTERS]
+ROOT = Path(__file__).resolve().parents[1]
 BLOCKED = ("03_classifiers", "04_confusion", "05_domain_generalization", "06_your_model")
 """The chapters that read 02_features, directly or through another chapter."""
 AFFECTED = ("02_features", *BLOCKED)
@@ -75,11 +79,20 @@ def book(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[BookLayout, F
         text = NOTEBOOK.format(title=spec.title)
         (tmp_path / "notebooks" / f"{spec.name}.md").write_text(text)
     layout = BookLayout(tmp_path)
-    folder = layout.results / "synthetic-made" / "smoke"
-    context = DataContext(tmp_path / "data", "fingerprint", folder)
-    fake = FakeChapters(folder)
-    folder.mkdir(parents=True)
-    monkeypatch.setattr(pipeline, "data_context", lambda *args, **kwargs: context)
+    context = RunContext(
+        root=tmp_path,
+        profile=get_profile("smoke"),
+        seed=0,
+        data_path=tmp_path / "data",
+        splits={},
+        fingerprint="fingerprint",
+        data_id="synthetic-made",
+        results_dir=layout.results,
+        cache_dir=None,
+    )
+    fake = FakeChapters(context.folder)
+    context.folder.mkdir(parents=True)
+    monkeypatch.setattr(pipeline, "make_run_context", lambda *args, **kwargs: context)
     monkeypatch.setattr(pipeline, "chapter_code_hash", lambda source, root: "code")
     monkeypatch.setattr(pipeline.papermill, "execute_notebook", fake)
     return layout, fake
@@ -182,13 +195,13 @@ def test_failure_page_renders_as_a_danger_admonition() -> None:
 
 
 def test_results_dir_given_to_coos_run_moves_the_folder_the_rerun_key_watches(
-    tmp_path: Path, tiny_data: Path
+    tmp_path: Path, tiny_data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``coos run CHAPTER -p results_dir X``: the chapter writes to X, and the rerun check
     (results marked complete, upstream outputs) reads X too, not the default folder."""
     layout = BookLayout(tmp_path)
-    default = pipeline.data_context(layout, "smoke", tiny_data, 0)
-    moved = pipeline.data_context(layout, "smoke", tiny_data, 0, "elsewhere")
+    default = make_run_context(tiny_data, "smoke", 0, root=tmp_path)
+    moved = make_run_context(tiny_data, "smoke", 0, "elsewhere", root=tmp_path)
     assert default.folder.is_relative_to(tmp_path / "results")
     assert moved.folder.is_relative_to(tmp_path / "elsewhere")
     assert moved.folder.relative_to(tmp_path / "elsewhere") == default.folder.relative_to(
@@ -201,3 +214,15 @@ def test_results_dir_given_to_coos_run_moves_the_folder_the_rerun_key_watches(
     (layout.generated / "01_dataset.ipynb").write_text("{}")
     assert pipeline.is_up_to_date(layout, "01_dataset", "k", moved.folder)
     assert not pipeline.is_up_to_date(layout, "01_dataset", "k", default.folder)
+
+    # run_chapter checks (and keys) the run made from the given results_dir
+    seen: list[tuple[dict, RunContext]] = []
+    monkeypatch.setattr(
+        pipeline, "run_if_needed", lambda source, layout, p, run, *rest: seen.append((p, run))
+    )
+    (tmp_path / "notebooks").mkdir()
+    shutil.copy(ROOT / "notebooks" / "01_dataset.md", tmp_path / "notebooks")
+    given = {"profile": "smoke", "data_dir": str(tiny_data), "results_dir": "elsewhere"}
+    pipeline.run_chapter("01_dataset", given, root=tmp_path, log=lambda line: None)
+    ((parameters, run),) = seen
+    assert run.folder == moved.folder and parameters["results_dir"] == "elsewhere"

@@ -7,16 +7,15 @@ import importlib.metadata
 import sys
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
+from coos_utils.benchmark.representations import get_representation
 from coos_utils.dg.algorithms import ALGORITHMS, get_algorithm, method_hparams, method_name
 from coos_utils.dg.hparams import HPARAMS, draw_hparams
 from coos_utils.dg.summary import summarise
 from coos_utils.dg.sweep import make_sweep, run_sweep
 from coos_utils.dg.trial import trial_hparams
 from coos_utils.features.base import Representation
-from coos_utils.features.registry import get_representation
 from coos_utils.profiles import DG_METHODS, PROFILES
 from tests.helpers import DG_TINY
 
@@ -84,10 +83,9 @@ def test_a_file_plugin_runs_in_a_two_worker_sweep_and_appears_in_dg_csv(
     assert [s.method for s in specs] == ["ERM", "Smoothed"]
     assert specs[1].plugin == spec and specs[0].plugin == ""
     records = run_sweep(specs, tmp_path / "out", n_workers=2, progress=False)
-    summary = summarise(records, tmp_path / "out")
+    summary = summarise(records)
     assert set(summary["method"]) == {"ERM", "Smoothed"}
-    dg = pd.read_csv(tmp_path / "out" / "dg.csv")
-    plugin_rows = dg[dg["method"] == "Smoothed"]
+    plugin_rows = summary[summary["method"] == "Smoothed"]
     assert plugin_rows["mean"].notna().all() and set(plugin_rows["split"]) >= {"test1", "test4"}
     hparams = records[records["method"] == "Smoothed"]["hparams"].iloc[0]
     assert '"smoothing": 0.1' in hparams and '"lr": 0.0005' in hparams  # its own declarations
@@ -150,8 +148,8 @@ def test_a_module_class_representation_plugin_is_resolved(
     monkeypatch.delitem(sys.modules, "my_reps", raising=False)
     cls = get_representation("my_reps:MeanIntensity")
     assert issubclass(cls, Representation) and cls.name == "mean_intensity"
+    from coos_utils.benchmark.representations import make_representation
     from coos_utils.data import load_split
-    from coos_utils.features.registry import make_representation
 
     rep = make_representation("my_reps:MeanIntensity", {"scale": 2.0}, progress=False)
     features = rep.transform(load_split(tiny_data, "test1"))["mean"]
@@ -163,8 +161,8 @@ def test_a_module_class_representation_plugin_is_resolved(
 def test_editing_a_representation_plugin_changes_its_feature_code_hash(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from coos_utils.benchmark.representations import make_representation
     from coos_utils.features import _code
-    from coos_utils.features.registry import make_representation
 
     path = tmp_path / "my_reps_edit.py"
     path.write_text(REPRESENTATION)

@@ -9,9 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from coos_utils.analysis.confusion import confusion_frames, sensitivity_table
 from coos_utils.benchmark import table3 as table3_module
-from coos_utils.benchmark.table3 import Table3Result, load_splits, run_table3, well_clusters
+from coos_utils.benchmark.table3 import Table3Result, run_table3, well_clusters
 from coos_utils.cli import main
+from coos_utils.data import load_splits
 from coos_utils.features import TextureRepresentation
 from coos_utils.presentation.tables import (
     IMAGE,
@@ -39,10 +41,14 @@ def result(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Table3Result
     return run_table3(load_splits(data), [rep], get_profile("smoke"), cache_dir=cache, n_jobs=1)
 
 
+def _write(folder: Path, table: pd.DataFrame, result: Table3Result) -> list[Path]:
+    """Table 3's files as the chapter writes them: the analysis computes, the store writes."""
+    outputs = result.predictions, result.labels, result.class_names
+    return write_table3(folder, table, sensitivity_table(*outputs), confusion_frames(*outputs))
+
+
 def test_results_files(result: Table3Result, tmp_path: Path) -> None:
-    written = write_table3(
-        tmp_path, result.table, result.predictions, result.labels, result.class_names
-    )
+    written = _write(tmp_path, result.table, result)
     assert written[:2] == [tmp_path / "table3.csv", tmp_path / "sensitivity.csv"]
     table = pd.read_csv(tmp_path / "table3.csv")
     assert list(table.columns[:8]) == ["features", "model", "cv_error", *SPLIT_NAMES]
@@ -211,7 +217,7 @@ def test_with_wells_the_table_shows_and_names_the_well_interval(
     assert with_intervals(table).iloc[1]["test4"] == (
         f"{row['test4']:.1f} [{row['test4_well_ci_low']:.1f}, {row['test4_well_ci_high']:.1f}]"
     )
-    write_table3(tmp_path, table, with_wells.predictions, with_wells.labels, CLASS_NAMES)
+    _write(tmp_path, table, with_wells)
     written = pd.read_csv(tmp_path / "table3.csv")
     assert list(written.columns[:8]) == ["features", "model", "cv_error", *SPLIT_NAMES]
     assert {"test3_ci_low", "test3_well_ci_low", "test3_well_ci_high"} <= set(written.columns)

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from coos_utils.analysis.metrics import confusion, sensitivity_from_counts
+from coos_utils.metrics import confusion, sensitivity_from_counts
 from coos_utils.reference import TEST_SPLITS, paper_sensitivities
 
 Matrices = Mapping[tuple[str, str, str], pd.DataFrame]
@@ -29,6 +29,18 @@ def confusion_frame(
         index=pd.Index(class_names, name="true class"),
         columns=pd.Index(class_names, name="predicted class"),
     )
+
+
+def confusion_frames(
+    predictions: Mapping[tuple[str, str, str], np.ndarray],
+    labels: Mapping[str, np.ndarray],
+    class_names: Sequence[str],
+) -> dict[tuple[str, str, str], pd.DataFrame]:
+    """:func:`confusion_frame` of every (features, model, split)'s predictions."""
+    return {
+        key: confusion_frame(labels[key[2]], predicted, class_names)
+        for key, predicted in predictions.items()
+    }
 
 
 def class_sensitivities(counts: pd.DataFrame) -> pd.Series:

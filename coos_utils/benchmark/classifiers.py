@@ -51,7 +51,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
-from coos_utils.analysis.metrics import balanced_error, bootstrap_ci, cluster_bootstrap_ci
+from coos_utils.metrics import balanced_error, bootstrap_ci, cluster_bootstrap_ci
 from coos_utils.parallel import joblib_backend
 from coos_utils.reference import SPLIT_NAMES
 from coos_utils.registry import lookup

@@ -30,7 +30,7 @@ import pandas as pd
 
 from coos_utils.benchmark.classifier_cache import ClassifierCache
 from coos_utils.benchmark.classifiers import MODELS, fit_table3, score_row
-from coos_utils.data import CoosSplit, load_split
+from coos_utils.data import CoosSplit
 from coos_utils.features import (
     DirectPredictor,
     Representation,
@@ -40,7 +40,6 @@ from coos_utils.features import (
     fit_representation,
 )
 from coos_utils.profiles import Profile
-from coos_utils.reference import SPLIT_NAMES
 
 Predictions = dict[tuple[str, str, str], np.ndarray]
 
@@ -62,11 +61,6 @@ class Table3Result:
 def classifier_cache(cache_dir: str | Path | None = None) -> ClassifierCache:
     """The classifier cache beside the features: ``<cache_dir>/classifiers``."""
     return ClassifierCache(Path(cache_dir or default_cache_dir()) / "classifiers")
-
-
-def load_splits(data_path: str | Path) -> dict[str, CoosSplit]:
-    """The five splits of the data under ``data_path``."""
-    return {name: load_split(data_path, name) for name in SPLIT_NAMES}
 
 
 def well_clusters(meta: pd.DataFrame) -> np.ndarray | None:

@@ -33,6 +33,11 @@ TRAINING_STEPS = {"smoke": 60, "default": 300, "paper": 3000}
 BATCH_SIZE = 32
 
 
+def training_steps(profile: str, steps: int | None = None) -> int:
+    """``steps`` when given, else the profile's (:data:`TRAINING_STEPS`)."""
+    return TRAINING_STEPS[profile] if steps is None else int(steps)
+
+
 def small_cnn(in_channels: int = 2, n_classes: int = N_CLASSES, width: float = 0.5) -> nn.Module:
     """A two-block CNN (:func:`~coos_utils.dg.backbones.small_cnn_backbone`), a few thousand
     weights: a stand-in for one's own model, not a contender."""
@@ -119,17 +124,6 @@ def write_predictions(
         atomic_write_text(path, frame.to_csv(index=False))
         written.append(path)
     return written
-
-
-def book_baselines(folder: Path) -> pd.DataFrame | None:
-    """The book's ``table3.csv`` in the results ``folder`` when chapter 03 wrote it there and
-    it is not marked failed; ``None`` otherwise (the comparison then shows the paper only)."""
-    from coos_utils.results.provenance import FAILED, chapter_status
-
-    path = Path(folder) / "table3.csv"
-    if not path.is_file() or chapter_status(Path(folder), "03_classifiers") == FAILED:
-        return None
-    return pd.read_csv(path)
 
 
 def finding(table: pd.DataFrame, name: str) -> str:

@@ -28,7 +28,11 @@ CHAPTERS: tuple[ChapterSpec, ...] = (
         "The data set",
         writes=("table2.csv", "image_statistics_medians.csv", "metadata_overview.csv"),
     ),
-    ChapterSpec("02_features", "Learned representations", writes=("training/*.csv",)),
+    ChapterSpec(
+        "02_features",
+        "Learned representations",
+        writes=("training/*.csv", "profile_changes.csv", "features_extracted.csv"),
+    ),
     ChapterSpec(
         "03_classifiers",
         "Table 3",
@@ -39,7 +43,7 @@ CHAPTERS: tuple[ChapterSpec, ...] = (
         "04_confusion",
         "Confusion analysis",
         reads=("03_classifiers",),
-        writes=("sensitivity_ci.csv",),
+        writes=("sensitivity_ci.csv", "top_confusions.csv", "shift_comparison.csv"),
     ),
     ChapterSpec(
         "05_domain_generalization",

@@ -1,29 +1,29 @@
 """The one-line setup every chapter starts with, and the handle it gives the chapter.
 
-``run = setup_chapter("03_classifiers", data_dir, profile, seed, results_dir, ...)`` finds or
-simulates the data, opens the five splits, names the results folder
-``<results_dir>/<data-id>/<profile>/``, records the run in its ``provenance.json`` and returns a
-:class:`ChapterRun`; the chapter then only calls package functions and displays. Files are
-written by package functions (``run.save_figure``, ``run.write_csv`` and the writers of
+``run = setup_chapter("03_classifiers", data_dir, profile, seed, results_dir, cache_dir, ...)``
+makes the run's :class:`~coos_utils.book.run_context.RunContext` (the data, its id, the
+results, trials and cache folders, the data with shifts off), records the run in the results
+folder's ``provenance.json`` and returns a :class:`ChapterRun`: that context with the
+chapter's name and record. The chapter then only calls package functions and displays. Files
+are written by package functions (``run.save_figure``, ``run.write_csv`` and the writers of
 :mod:`coos_utils.results.store`), which return the paths they wrote.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
 import pandas as pd
-from IPython.display import Markdown
+from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 
 from coos_utils.book.chapters import chapter
+from coos_utils.book.run_context import RunContext, make_run_context
 from coos_utils.codehash import code_hash
-from coos_utils.data import CoosSplit, load_split
-from coos_utils.profiles import Profile, get_profile, resolve_data_dir
-from coos_utils.reference import SPLIT_NAMES
-from coos_utils.results.paths import data_fingerprint, data_id, results_folder
 from coos_utils.results.provenance import provenance_line, record_run, refuse_failed
 from coos_utils.results.store import save_figure, write_csv
 
@@ -31,30 +31,14 @@ SITE_RESULTS = "../../results"
 """Where a rendered chapter (``book/_generated/<name>.html``) finds the published results."""
 
 
-@dataclass
-class ChapterRun:
-    """A chapter's data, profile, results folder and provenance record."""
+@dataclass(frozen=True)
+class ChapterRun(RunContext):
+    """The run's context (data, profile, folders, shifts off) with the chapter's name and
+    provenance record."""
 
     name: str
-    profile: Profile
-    seed: int
-    data_path: Path
-    splits: dict[str, CoosSplit]
-    folder: Path
     record: dict[str, Any]
-
-    @property
-    def train(self) -> CoosSplit:
-        return self.splits["train"]
-
-    @property
-    def synthetic(self) -> bool:
-        return self.train.is_synthetic
-
-    @property
-    def label(self) -> str:
-        """A compact caption for tables and figures: data and profile."""
-        return f"{self.train.data_label}, profile {self.profile.name}"
+    figure_numbers: list[str] = field(default_factory=list, repr=False, compare=False)
 
     def provenance(self) -> str:
         """The chapter's provenance line (Markdown), made from ``provenance.json``."""
@@ -62,7 +46,7 @@ class ChapterRun:
 
     def site_link(self, path: Path) -> str:
         """A Markdown link to a results file, as published beside the rendered chapter."""
-        relative = path.relative_to(self.folder.parent.parent).as_posix()
+        relative = path.relative_to(self.results_dir).as_posix()
         return f"[`{path.name}`]({SITE_RESULTS}/{relative})"
 
     def regenerate_command(self) -> str:
@@ -82,9 +66,32 @@ class ChapterRun:
         paths = save_figure(fig, self.folder, name)
         return Markdown("Figure files: " + ", ".join(self.site_link(p) for p in paths))
 
+    def show_figure(self, fig: Figure, name: str, caption: str) -> None:
+        """Save ``fig`` (see :meth:`save_figure`), display it, then its numbered caption
+        (``**Figure N.** caption``, N counting this chapter's figures) with the file links, in
+        the same output; the figure is closed so that it is not drawn a second time."""
+        links = self.save_figure(fig, name).data
+        self.figure_numbers.append(name)
+        display(fig)
+        plt.close(fig)
+        number = len(self.figure_numbers)
+        display(Markdown(f"**Figure {number}.** {caption.rstrip()} {links}."))
+
     def write_csv(self, frame: pd.DataFrame, name: str, index: bool = False) -> Path:
         """Write ``frame`` to ``<name>`` in the results folder (atomically)."""
         return write_csv(frame, self.folder / name, index)
+
+
+def short_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    line: str | None = None,
+) -> str:
+    """A warning as a chapter shows it: the module's file name, not its path on the machine
+    that ran the chapter."""
+    return f"{Path(filename).name}:{lineno}: {category.__name__}: {message}\n"
 
 
 def setup_chapter(
@@ -93,34 +100,33 @@ def setup_chapter(
     profile: str = "default",
     seed: int = 0,
     results_dir: str | Path = "results",
+    cache_dir: str | Path | None = None,
     **parameters: Any,
 ) -> ChapterRun:
-    """Open the data, name the results folder and record the run (see the module docstring).
+    """Make the run's context, refuse failed upstream results and record the run (see the
+    module docstring). Relative paths are relative to the project root.
 
     ``parameters`` are the chapter's other notebook parameters, kept in the provenance record.
     """
-    spec, settings = chapter(name), get_profile(profile)
-    data_path = resolve_data_dir(data_dir, profile, seed)
-    splits = {split: load_split(data_path, split) for split in SPLIT_NAMES}
-    fingerprint = data_fingerprint(splits)
-    train = splits["train"]
-    identity = data_id(train, fingerprint)
-    folder = results_folder(results_dir, identity, settings.name)
-    refuse_failed(folder, spec.reads)  # an earlier chapter's partial results are never read
-    data = {
-        "data_id": identity,
-        "data_source": "synthetic" if train.is_synthetic else "real",
-        "data_label": train.data_label,
-        "data_fingerprint": fingerprint,
-        "data_path": str(data_path),
+    warnings.formatwarning = short_warning  # no page shows a machine path
+    spec = chapter(name)
+    context = make_run_context(data_dir, profile, seed, results_dir, cache_dir)
+    context.folder.mkdir(parents=True, exist_ok=True)
+    refuse_failed(context.folder, spec.reads)  # an earlier chapter's partial results are never read
+    paths = {"data_dir": data_dir, "results_dir": results_dir, "cache_dir": cache_dir}
+    given = {
+        **{key: None if path is None else context.public(path) for key, path in paths.items()},
+        "seed": seed,
+        **parameters,
     }
-    given = {"data_dir": data_dir, "seed": seed, "results_dir": str(results_dir), **parameters}
+    settings = context.profile
     record = record_run(
-        folder,
+        context.folder,
         spec.name,
-        data,
+        context.data_record(),
         settings.name,
         {**given, "profile_settings": settings.to_record()},
         code_hash(),
     )
-    return ChapterRun(spec.name, settings, seed, Path(data_path), splits, folder, record)
+    values = {field.name: getattr(context, field.name) for field in fields(RunContext)}
+    return ChapterRun(**values, name=spec.name, record=record)

@@ -5,6 +5,9 @@ only when one of its inputs changed: its jupytext source, its parameters, the da
 fingerprint, the source of every package module it imports (followed through their own
 imports; see :mod:`coos_utils.codehash`), or the result files of a chapter it reads, and
 only when its results are marked ``complete`` in the results folder's ``provenance.json``.
+The run (data, results folder, cache) is one :class:`~coos_utils.book.run_context.RunContext`,
+made once; chapters execute in the project root and get its paths relative to that root, so
+the rerun key watches the folder the results go to and no page shows a machine path.
 
 A failing chapter never leaves a book or a results folder that looks complete: its entry in
 ``provenance.json`` is marked ``failed`` (one-line error, time), its stamp is removed so that
@@ -36,12 +39,10 @@ import papermill
 
 from coos_utils.atomic import atomic_path, atomic_write_text
 from coos_utils.book.chapters import BY_NAME, CHAPTERS, chapter, with_dependencies
+from coos_utils.book.glance import write_glance
 from coos_utils.book.parameters import chapter_parameters, check_given
+from coos_utils.book.run_context import RunContext, make_run_context
 from coos_utils.codehash import code_hash, notebook_modules, package_dir
-from coos_utils.data import load_split
-from coos_utils.profiles import get_profile, resolve_data_dir
-from coos_utils.reference import SPLIT_NAMES
-from coos_utils.results.paths import data_fingerprint, data_id
 from coos_utils.results.provenance import COMPLETE, FAILED, chapter_status, mark_chapter
 
 GENERATED = Path("book") / "_generated"
@@ -76,10 +77,6 @@ class BookLayout:
     @property
     def html(self) -> Path:
         return self.root / "_build" / "html"
-
-    @property
-    def synthetic_data(self) -> Path:
-        return self.root / "data" / "synthetic"
 
 
 @dataclass
@@ -221,32 +218,6 @@ def build_html(layout: BookLayout) -> Path:
     return layout.html / "index.html"
 
 
-@dataclass(frozen=True)
-class DataContext:
-    """The data a build runs on: its folder, fingerprint and results folder."""
-
-    path: Path
-    fingerprint: str
-    folder: Path
-
-
-def data_context(
-    layout: BookLayout,
-    profile: str,
-    data_dir: str | Path | None,
-    seed: int,
-    results_dir: str | Path | None = None,
-) -> DataContext:
-    """Resolve (or simulate) the data and name its results folder (under ``results_dir``,
-    relative to the book's root, where the chapters run; default ``results``)."""
-    get_profile(profile)
-    data = resolve_data_dir(data_dir, profile, seed, root=layout.synthetic_data).resolve()
-    splits = {split: load_split(data, split) for split in SPLIT_NAMES}
-    fingerprint = data_fingerprint(splits)
-    results = layout.root / results_dir if results_dir is not None else layout.results
-    return DataContext(data, fingerprint, results / data_id(splits["train"], fingerprint) / profile)
-
-
 def _public(text: str, layout: BookLayout) -> str:
     """``text`` without this machine's paths (no machine path appears on a page)."""
     text = text.replace(str(layout.root) + os.sep, "")
@@ -275,13 +246,13 @@ def failure_page(name: str, summary: str, folder: str, not_run: bool = False) ->
 
 
 def record_failure(
-    layout: BookLayout, data: DataContext, name: str, summary: str, not_run: bool = False
+    layout: BookLayout, run: RunContext, name: str, summary: str, not_run: bool = False
 ) -> None:
     """Mark ``name`` failed in ``provenance.json``, drop its stamp, show a failure page."""
     summary = _public(summary, layout)
-    mark_chapter(data.folder, name, FAILED, summary)
+    mark_chapter(run.folder, name, FAILED, summary)
     _stamp_path(layout, name).unlink(missing_ok=True)
-    folder = data.folder.relative_to(data.folder.parent.parent).as_posix()
+    folder = run.folder.relative_to(run.results_dir).as_posix()
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_markdown_cell(failure_page(name, summary, folder, not_run))]
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
@@ -293,7 +264,7 @@ def run_if_needed(
     source: Path,
     layout: BookLayout,
     parameters: dict,
-    data: DataContext,
+    run: RunContext,
     report: BuildReport,
     log: Callable[[str], None] = print,
 ) -> None:
@@ -303,10 +274,10 @@ def run_if_needed(
     :class:`ChapterFailed`; the chapter is marked complete only after it finished.
     """
     name = source.stem
-    upstream = outputs_hash(data.folder, BY_NAME[name].reads)
+    upstream = outputs_hash(run.folder, BY_NAME[name].reads)
     code = chapter_code_hash(source, layout.root)
-    key = inputs_key(source, parameters, data.fingerprint, code, upstream)
-    if is_up_to_date(layout, name, key, data.folder):
+    key = inputs_key(source, parameters, run.fingerprint, code, upstream)
+    if is_up_to_date(layout, name, key, run.folder):
         report.skipped.append(name)
         log(f"  {name}: up to date, not rerun")
         return
@@ -316,11 +287,11 @@ def run_if_needed(
     try:
         execute_chapter(source, layout, parameters)
     except ChapterFailed as exc:
-        record_failure(layout, data, name, exc.summary)
+        record_failure(layout, run, name, exc.summary)
         report.failed[name] = str(exc)
         log(f"  {name}: FAILED ({exc.summary})")
         raise
-    mark_chapter(data.folder, name, COMPLETE)
+    mark_chapter(run.folder, name, COMPLETE)
     report.seconds[name] = time.perf_counter() - t0
     stamp = {"key": key, "code": code, "upstream": upstream, **parameters}
     atomic_write_text(_stamp_path(layout, name), json.dumps(stamp, default=str))
@@ -328,14 +299,18 @@ def run_if_needed(
     log(f"  {name}: done in {report.seconds[name]:.0f} s")
 
 
-def base_parameters(layout: BookLayout, profile: str, data: DataContext, seed: int) -> dict:
-    """The parameters every chapter gets from the pipeline."""
-    return {
-        "data_dir": str(data.path),
-        "profile": profile,
-        "seed": seed,
-        "results_dir": str(layout.results),
+def base_parameters(run: RunContext) -> dict:
+    """The parameters every chapter gets from the pipeline: the run's, with paths relative to
+    the project root when inside it (chapters run there; no page shows a machine path)."""
+    parameters = {
+        "data_dir": run.public(run.data_path),
+        "profile": run.profile.name,
+        "seed": run.seed,
+        "results_dir": run.public(run.results_dir),
     }
+    if run.cache_dir is not None:
+        parameters["cache_dir"] = run.public(run.cache_dir)
+    return parameters
 
 
 def build_book(
@@ -353,13 +328,14 @@ def build_book(
     """
     layout = BookLayout(Path(root).resolve())
     start = time.perf_counter()
-    data = data_context(layout, profile, data_dir, seed)
-    parameters = base_parameters(layout, profile, data, seed)
+    run = make_run_context(data_dir, profile, seed, root=layout.root)
+    parameters = base_parameters(run)
     names = with_dependencies(only) if only else None
-    log(f"profile {profile}, data {data.path}")
+    log(f"profile {profile}, data {run.data_path}")
     report = BuildReport()
     for source in chapter_sources(layout.root, names):
-        _run_or_block(source, layout, parameters, data, report, log)
+        _run_or_block(source, layout, parameters, run, report, log)
+    write_glance(run, layout.generated)
     if html:
         t0 = time.perf_counter()
         log("rendering html with jupyter-book ...")
@@ -379,7 +355,7 @@ def _run_or_block(
     source: Path,
     layout: BookLayout,
     parameters: dict,
-    data: DataContext,
+    run: RunContext,
     report: BuildReport,
     log: Callable[[str], None],
 ) -> None:
@@ -388,13 +364,13 @@ def _run_or_block(
     failed_reads = [r for r in BY_NAME[name].reads if r in report.failed]
     if failed_reads:
         summary = f"not run: it reads the results of {failed_reads[0]}, which failed"
-        record_failure(layout, data, name, summary, not_run=True)
+        record_failure(layout, run, name, summary, not_run=True)
         report.failed[name] = summary
         log(f"  {name}: {summary}")
         return
     # a failure is recorded in report.failed; the build goes on with the chapters that can run
     with contextlib.suppress(ChapterFailed):
-        run_if_needed(source, layout, parameters, data, report, log)
+        run_if_needed(source, layout, parameters, run, report, log)
 
 
 def run_chapter(
@@ -413,12 +389,17 @@ def run_chapter(
     layout = BookLayout(Path(root).resolve())
     (source,) = chapter_sources(layout.root, [chapter(name).name])
     check_given(name, given, chapter_parameters(source))
-    profile, seed = given.get("profile", "default"), given.get("seed", 0)
-    data = data_context(layout, profile, given.get("data_dir"), seed, given.get("results_dir"))
-    parameters = {**base_parameters(layout, profile, data, seed), **given}
-    parameters["data_dir"] = str(data.path)
+    run = make_run_context(
+        given.get("data_dir"),
+        given.get("profile", "default"),
+        given.get("seed", 0),
+        given.get("results_dir") or "results",
+        given.get("cache_dir"),
+        root=layout.root,
+    )
+    parameters = {**given, **base_parameters(run)}  # the rerun key watches the run's folders
     report = BuildReport()
-    run_if_needed(source, layout, parameters, data, report, log)
+    run_if_needed(source, layout, parameters, run, report, log)
     if output is not None:
         Path(output).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(layout.generated / f"{name}.ipynb", output)

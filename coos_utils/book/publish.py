@@ -16,7 +16,7 @@ import yaml
 
 from coos_utils.atomic import atomic_write_text
 
-INSTALL = re.compile(r'(%pip install -q "coos-utils(?:\[[^\]]*\])? @ git\+)([^"]+)(")')
+INSTALL = re.compile(r'((?:%pip|-m pip) install -q "coos-utils(?:\[[^\]]*\])? @ git\+)([^"]+)(")')
 
 
 def repository_url(root: Path) -> str:

@@ -1,4 +1,12 @@
-"""The COOS-7 data layer: find, validate and lazily read a split from HDF5 or TIFF folders."""
+"""The COOS-7 data layer: find, validate and lazily read a split from HDF5 or TIFF folders.
+
+:func:`load_split` opens one split, :func:`load_splits` all five; :func:`dataset_fingerprint`
+hashes their content; :func:`~coos_utils.data.holdout.holdout` holds rows of a split out for
+validation. Modules: ``locate`` (which file is which split), ``hdf5`` / ``tiff`` (the readers),
+``lazy`` (images read on access), ``split`` (:class:`CoosSplit`), ``attrs``, ``digest`` (file
+hashes, remembered), ``writer`` / ``convert`` (HDF5 <-> TIFF), ``download`` (Zenodo and the
+package's one resumable downloader), ``holdout``, ``torch_dataset`` (:class:`CoosDataset`).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +17,12 @@ from typing import Any
 
 from coos_utils.data.errors import CoosDataError
 from coos_utils.data.hdf5 import read_hdf5_split
+from coos_utils.data.holdout import holdout
 from coos_utils.data.lazy import Hdf5Images, LazyImages, TiffImages
 from coos_utils.data.locate import find_split
 from coos_utils.data.split import Batch, CoosSplit
 from coos_utils.data.tiff import read_tiff_split
+from coos_utils.reference import SPLIT_NAMES
 
 
 def load_split(root: str | Path, split: str) -> CoosSplit:
@@ -26,6 +36,11 @@ def load_split(root: str | Path, split: str) -> CoosSplit:
     if kind == "hdf5":
         return read_hdf5_split(location, split.lower())
     return read_tiff_split(location.parent, location.name)
+
+
+def load_splits(root: str | Path) -> dict[str, CoosSplit]:
+    """The five splits under ``root`` (train, test1..test4), each opened by :func:`load_split`."""
+    return {name: load_split(root, name) for name in SPLIT_NAMES}
 
 
 def dataset_fingerprint(splits: Mapping[str, CoosSplit]) -> str:
@@ -63,6 +78,8 @@ __all__ = [
     "dataset_fingerprint",
     "eval_loader",
     "find_split",
+    "holdout",
     "load_split",
+    "load_splits",
     "train_loader",
 ]

@@ -117,9 +117,10 @@ def remembered(path: Path, what: str, compute: Callable[[], str]) -> str:
     return digest
 
 
-def file_digest(path: Path) -> str:
-    """SHA-256 of one file's bytes."""
-    digest = hashlib.sha256()
+def file_digest(path: str | Path, algorithm: str = "sha256") -> str:
+    """Hex digest (SHA-256 unless ``algorithm`` names another :mod:`hashlib` hash) of one
+    file's bytes."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(BLOCK_BYTES), b""):
             digest.update(block)

@@ -33,6 +33,7 @@ from typing import BinaryIO, TypeVar
 
 from tqdm import tqdm
 
+from coos_utils.data.digest import file_digest
 from coos_utils.data.errors import CoosDataError
 
 ZENODO = "https://zenodo.org"
@@ -203,14 +204,6 @@ def _parse_record(data: object, api_url: str) -> list[RemoteFile]:
     return wanted
 
 
-def _digest(path: Path, algorithm: str) -> str:
-    h = hashlib.new(algorithm)
-    with path.open("rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _download_record_file(
     opener: urllib.request.OpenerDirector, remote: RemoteFile, dest: Path, **settings: object
 ) -> Path:
@@ -219,12 +212,12 @@ def _download_record_file(
     if (
         final.is_file()
         and final.stat().st_size == remote.size
-        and _digest(final, remote.algorithm) == remote.digest
+        and file_digest(final, remote.algorithm) == remote.digest
     ):
         return final
 
     def check(part: Path) -> str | None:
-        actual, size = _digest(part, remote.algorithm), part.stat().st_size
+        actual, size = file_digest(part, remote.algorithm), part.stat().st_size
         if size == remote.size and actual == remote.digest:
             return None
         return (

@@ -61,7 +61,7 @@ class CoosSplit:
             seed = self.attrs.get("seed", "?")
             return f"SYNTHETIC COOS-7 stand-in (scale={scale}, seed={seed})"
         if self.source == "tiff":
-            return f"COOS-7 TIFF folders ({self.path})"
+            return f"COOS-7 TIFF folders ({self.path.parent.name}/{self.path.name})"
         return f"real COOS-7 ({self.path.name})"
 
     def iter_batches(self, batch_size: int = 1024, progress: bool = False) -> Iterator[Batch]:

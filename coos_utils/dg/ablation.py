@@ -3,19 +3,20 @@
 Possible only because the data are simulated: the simulator can redraw the same experiment
 with one factor (``coos_utils.synthetic.SWITCHES``: plate, well and field effects, the
 border-well effect, test3's biological drift, test4's microscope, class imbalance) set to
-zero and everything else unchanged. Each such data set is generated once and cached beside
-the default one (``ensure_synthetic`` names its folder by a digest of the parameters).
+zero and everything else unchanged. Each such data set is generated once from the run's own
+simulation parameters and cached (the run context's ``with_shifts_off``, which names its
+folder by a digest of the parameters).
 
-The ablation is a thin composition: data sets from ``ensure_synthetic``, trials from
+The ablation is a thin composition: data sets from ``with_shifts_off``, trials from
 :func:`~coos_utils.dg.sweep.run_sweep` (one fixed hyperparameter draw per method, usually the
 one the main search chose), tables from :func:`~coos_utils.dg.summary.summarise`. The
-baseline ``switch = "none"`` is the default data; its trials are those of the main search
+baseline ``switch = "none"`` is the run's data; its trials are those of the main search
 when the settings agree, and are then not run again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,29 +26,25 @@ from coos_utils.atomic import atomic_write_text
 from coos_utils.dg.summary import summarise
 from coos_utils.dg.sweep import records_table, run_sweep
 from coos_utils.dg.trial import TrialSpec
-from coos_utils.synthetic import SWITCHES, SimulationParams, ensure_synthetic
+from coos_utils.synthetic import SWITCHES
 
 BASELINE = "none"
 
 
 def ablation_data(
-    root: str | Path, scale: str, seed: int, switches: Sequence[str] = SWITCHES
+    data: str | Path, shifts_off: Callable[..., Path], switches: Sequence[str] = SWITCHES
 ) -> dict[str, Path]:
-    """``{"none": default data, switch: data with that shift off, ...}``, generated if needed."""
+    """``{"none": data, switch: data with that shift off, ...}``; ``shifts_off(switch)`` makes
+    the run's data with one shift off (the run context's ``with_shifts_off``)."""
     unknown = [s for s in switches if s not in SWITCHES]
     if unknown:
         raise ValueError(f"unknown shift switch(es) {unknown}; choose from {', '.join(SWITCHES)}")
-    folders = {BASELINE: ensure_synthetic(root, scale, seed)}
-    for switch in switches:
-        params = SimulationParams().without(switch)
-        folders[switch] = ensure_synthetic(root, scale, seed, params=params)
-    return folders
+    return {BASELINE: Path(data), **{switch: shifts_off(switch) for switch in switches}}
 
 
 def run_ablation(
-    root: str | Path,
-    scale: str,
-    data_seed: int,
+    data: str | Path,
+    shifts_off: Callable[..., Path],
     out_dir: str | Path,
     draws: Mapping[str, int],
     seeds: Sequence[int] = (0,),
@@ -58,14 +55,15 @@ def run_ablation(
     progress: bool = True,
     **settings: Any,
 ) -> pd.DataFrame:
-    """Train ``draws`` (method -> hyperparameter draw) on each ablated data set.
+    """Train ``draws`` (method -> hyperparameter draw) on ``data`` and on each data set
+    :func:`ablation_data` makes from it.
 
     Returns and writes (``ablation.csv``) the tidy table switch, method, split, metric,
     mean, ci_low, ci_high, seeds, change, where ``change`` is the mean minus the same
-    method's mean on the default data (negative balanced error change: that shift was
-    costing accuracy on that split).
+    method's mean on ``data`` (negative balanced error change: that shift was costing
+    accuracy on that split).
     """
-    folders = ablation_data(root, scale, data_seed, switches)
+    folders = ablation_data(data, shifts_off, switches)
     specs = {
         switch: [
             TrialSpec(method, draw, seed, str(Path(folder).resolve()), **settings)

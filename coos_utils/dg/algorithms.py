@@ -6,7 +6,7 @@ optimiser. Its public interface is :meth:`Algorithm.update`, one training step o
 no plate ids), returning its losses; :meth:`Algorithm.predict`, the logits; and
 :meth:`Algorithm.adapt`, a test-time hook that only test-time BN adaptation uses.
 
-Where each method comes from (``METHOD_SOURCES`` says the same):
+Where each method comes from:
 
 =============  =====  ==========================================================================
 method         from   what it does here
@@ -264,8 +264,8 @@ class TestTimeBN(ERM):
 
 
 # The built-in methods. Adding one touches this file only: its class (with an ``HPARAMS`` class
-# attribute for hyperparameters of its own), an entry here and in METHOD_SOURCES; the profiles'
-# method lists and the sweep's defaults are read from this registry.
+# attribute for hyperparameters of its own), an entry here and a row in the table of the module
+# docstring; the profiles' method lists and the sweep's defaults are read from this registry.
 ALGORITHMS: dict[str, type[Algorithm]] = {
     "ERM": ERM,
     "ContriMix": ContriMix,
@@ -274,19 +274,6 @@ ALGORITHMS: dict[str, type[Algorithm]] = {
     "MixStyle": MixStyle,
     "CORAL": CORAL,
     "TestTimeBN": TestTimeBN,
-}
-
-METHOD_SOURCES: dict[str, str] = {
-    "ERM": "peer: DomainBed's baseline (Gulrajani and Lopez-Paz 2021)",
-    "ContriMix": "seed: ContriMix (Nguyen et al. 2023), the authors' joint training",
-    "FocalLoss": "seed (Umer et al. 2023, imbalanced DG); loss: focal (Lin et al. 2017)",
-    "ClassBalanced": "seed (Umer et al. 2023); loss: class-balanced CE (Cui et al. 2019)",
-    "MixStyle": "peer: MixStyle (Zhou et al. 2021)",
-    "CORAL": (
-        "peer: Deep CORAL (Sun and Saenko 2016; DomainBed), plates as domains; plates hold "
-        "different classes, so aligning plates also aligns class mixes"
-    ),
-    "TestTimeBN": "peer: AdaBN (Li et al. 2016): every BN layer re-estimated on the whole test set",
 }
 
 

@@ -5,8 +5,6 @@
   0.1th and 99.9th percentiles; training on random 60 x 60 crops with random flips and
   90-degree rotations; prediction on the centre 60 x 60 crop (DeepLoc averages five crops;
   one keeps the CPU profiles affordable).
-* :func:`holdout` -- the training-domain validation set: a held-out 20% of ``train``,
-  stratified by class and plate, fixed by the seed (DomainBed's training-domain validation).
 * :class:`DomainBatches` -- an endless stream of one minibatch per plate.
 * :func:`evaluation_rows` -- a fixed, class-stratified subset of a split for quick profiles.
 """
@@ -34,25 +32,6 @@ def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 def centre_crop(x: torch.Tensor) -> torch.Tensor:
     """The centre 60 x 60 window of each image."""
     return five_crops(x, CROP)[0]
-
-
-def holdout(
-    labels: np.ndarray, groups: np.ndarray | None, fraction: float, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """(fit rows, validation rows): ``fraction`` of the rows, stratified by class and group.
-
-    Strata too small to be split (a class with one image on a plate) are stratified by
-    class only.
-    """
-    rows = np.arange(len(labels))
-    strata = labels.astype(str)
-    if groups is not None:
-        combined = np.char.add(np.char.add(strata, "|"), np.asarray(groups).astype(str))
-        _, counts = np.unique(combined, return_counts=True)
-        if counts.min() >= 2:
-            strata = combined
-    fit, val = train_test_split(rows, test_size=fraction, random_state=seed, stratify=strata)
-    return np.sort(fit), np.sort(val)
 
 
 class DomainBatches:

@@ -38,13 +38,12 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from coos_utils.atomic import atomic_write_text
-from coos_utils.data import CoosDataError, CoosSplit, load_split
+from coos_utils.data import CoosDataError, CoosSplit, holdout, load_splits
 from coos_utils.dg.backbones import build_backbone
-from coos_utils.dg.data import centre_crop, evaluation_rows, holdout, to_input
+from coos_utils.dg.data import centre_crop, evaluation_rows, to_input
 from coos_utils.dg.summary import select_draws
 from coos_utils.dg.sweep import TRIALS_FOLDER
-from coos_utils.dg.trial import TrialSpec
+from coos_utils.dg.trial import TrialSpec, plate_ids
 from coos_utils.models.checkpoints import load_checkpoint
 from coos_utils.reference import TEST_SPLITS
 
@@ -100,7 +99,6 @@ def sample_images(split: CoosSplit, max_images: int | None, seed: int = 0) -> np
 
 def shift_table(
     data_dir: str | Path,
-    out_dir: str | Path | None = None,
     features: Mapping[str, np.ndarray] | None = None,
     max_images: int | None = 1000,
     seed: int = 0,
@@ -108,13 +106,14 @@ def shift_table(
     """Distances between ``train`` and each test split, long format (split, measure, value).
 
     ``features`` maps ``train`` and each test split to an (N, D) array for the MMD measure
-    (left out when None). Writes ``similarity.csv`` with ``out_dir``.
+    (left out when None). The chapter writes it as ``similarity.csv``.
     """
-    train = sample_images(load_split(data_dir, "train"), max_images, seed)
+    splits = load_splits(data_dir)
+    train = sample_images(splits["train"], max_images, seed)
     train_stats = intensity_statistics(train)
     rows = []
     for name in TEST_SPLITS:
-        test = sample_images(load_split(data_dir, name), max_images, seed)
+        test = sample_images(splits[name], max_images, seed)
         accuracy = domain_classifier_accuracy(train_stats, intensity_statistics(test), seed=seed)
         rows.append((name, "domain_classifier_accuracy", accuracy))
         if features is not None:
@@ -122,10 +121,7 @@ def shift_table(
         for channel in (0, 1):
             distance = wasserstein_log_mean(train, test, channel)
             rows.append((name, f"wasserstein_ch{channel}", distance))
-    table = pd.DataFrame(rows, columns=SIMILARITY_COLUMNS)
-    if out_dir is not None:
-        atomic_write_text(Path(out_dir) / "similarity.csv", table.to_csv(index=False))
-    return table
+    return pd.DataFrame(rows, columns=SIMILARITY_COLUMNS)
 
 
 def selected_features(
@@ -152,7 +148,8 @@ def selected_features(
         raise CoosDataError(
             exc.path, f"{exc.problem}; delete the trial folder {folder} to rerun the trial"
         ) from exc
-    train = load_split(spec.data_dir, "train")
+    splits = load_splits(spec.data_dir)
+    train = splits["train"]
     featurizer, _ = build_backbone(
         spec.backbone, train.images.shape[1], len(train.class_names), spec.width
     )
@@ -161,16 +158,10 @@ def selected_features(
         {k[len(prefix) :]: v for k, v in weights.items() if k.startswith(prefix)}
     )
     featurizer.eval()
-    plates = train.meta["plate"].to_numpy() if "plate" in train.meta.columns else None
-    _, val = holdout(train.labels, plates, spec.val_fraction, spec.seed)
+    _, val = holdout(len(train), spec.val_fraction, spec.seed, train.labels, plate_ids(train))
     val = val[evaluation_rows(train.labels[val], max_images, seed)]
     images = {"train": train.images[val]}
-    images.update(
-        {
-            name: sample_images(load_split(spec.data_dir, name), max_images, seed)
-            for name in TEST_SPLITS
-        }
-    )
+    images.update({name: sample_images(splits[name], max_images, seed) for name in TEST_SPLITS})
     out = {}
     with torch.no_grad():
         for name, raw in images.items():

@@ -5,8 +5,7 @@
   has (all seeds in a full grid; the search seed in a two-stage search, see
   ``sweep.run_search``). Only ``validation`` rows are read: test scores take no part.
 * :func:`summarise` -- the chosen draw's test scores, mean and 95% t-interval over seeds
-  (``mean +- t(0.975, n - 1) * sd / sqrt(n)``; with a handful of seeds a percentile interval
-  would only span the extreme seeds). One seed gives no interval (NaN).
+  (:func:`coos_utils.metrics.t_interval`). One seed gives no interval (NaN).
 * :func:`compare_to_erm` -- each method against ERM seed by seed: the per-seed difference
   (method minus ERM, each at its chosen draw, same seed: same data split, same held-out
   part, same batches), its mean and 95% t-interval over the paired seeds. A method "helps"
@@ -19,28 +18,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from coos_utils.atomic import atomic_write_text
+from coos_utils.metrics import t_interval
 
 SUMMARY_COLUMNS = ["method", "split", "metric", "mean", "ci_low", "ci_high", "seeds", "note"]
 PAIRED_COLUMNS = ["method", "split", "metric", "mean_diff", "ci_low", "ci_high", "seeds"]
 LOWER_IS_BETTER = {"balanced_error": True, "macro_f1": False}
-
-
-def t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
-    """(mean, low, high) of the t-interval of the mean; NaN bounds for fewer than 2 values."""
-    x = np.asarray(values, dtype=np.float64)
-    mean = float(x.mean())
-    if len(x) < 2:
-        return mean, np.nan, np.nan
-    half = stats.t.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))
-    return mean, float(mean - half), float(mean + half)
 
 
 def ran(records: pd.DataFrame) -> pd.DataFrame:
@@ -90,14 +75,9 @@ def _chosen_test_rows(records: pd.DataFrame) -> pd.DataFrame:
     return picked[picked["split"] != "validation"]
 
 
-def summarise(
-    records: pd.DataFrame, out_dir: str | Path | None = None, level: float = 0.95
-) -> pd.DataFrame:
-    """The DG table (method, split, metric, mean, ci_low, ci_high, seeds) of the chosen draws.
-
-    With ``out_dir``, writes ``dg.csv`` and ``dg_selection.csv`` (each method's chosen draw,
-    its validation error and its hyperparameters).
-    """
+def summarise(records: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+    """The DG table (method, split, metric, mean, ci_low, ci_high, seeds, note) of the chosen
+    draws (the chapter writes it as ``dg.csv``)."""
     test = _chosen_test_rows(records)
     rows = []
     for (method, split, metric), group in test.groupby(["method", "split", "metric"], sort=False):
@@ -108,14 +88,7 @@ def summarise(
         for split in splits:
             for metric in LOWER_IS_BETTER:
                 rows.append((method, split, metric, np.nan, np.nan, np.nan, 0, reason))
-    summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
-    if out_dir is not None:
-        chosen = select_draws(records)
-        values = records[["method", "hparams_seed", "hparams"]].drop_duplicates()
-        selection = chosen.merge(values, on=["method", "hparams_seed"], how="left")
-        atomic_write_text(Path(out_dir) / "dg.csv", summary.to_csv(index=False))
-        atomic_write_text(Path(out_dir) / "dg_selection.csv", selection.to_csv(index=False))
-    return summary
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
 def seed_range(records: pd.DataFrame) -> pd.DataFrame:
@@ -131,7 +104,6 @@ def seed_range(records: pd.DataFrame) -> pd.DataFrame:
 def compare_to_erm(
     records: pd.DataFrame,
     baseline: str = "ERM",
-    out_dir: str | Path | None = None,
     level: float = 0.95,
 ) -> pd.DataFrame:
     """Each method against ``baseline``, seed by seed, per test split and metric.
@@ -139,8 +111,8 @@ def compare_to_erm(
     For the seeds both chosen draws ran: the difference (method minus baseline), its mean
     and ``level`` t-interval (NaN bounds with one seed), and ``helps`` / ``hurts`` when the
     whole interval is on the better / worse side of zero. Columns: method, split, metric,
-    mean_diff, ci_low, ci_high, seeds, helps, hurts. Writes ``dg_vs_erm.csv`` with
-    ``out_dir``.
+    mean_diff, ci_low, ci_high, seeds, helps, hurts (the chapter writes it as
+    ``dg_vs_erm.csv``).
     """
     test = _chosen_test_rows(records)
     keys = ["split", "metric", "seed"]
@@ -158,10 +130,7 @@ def compare_to_erm(
         below, above = bool(high < 0), bool(low > 0)
         better, worse = (below, above) if lower_better else (above, below)
         rows.append((method, split, metric, mean, low, high, len(diffs), better, worse))
-    paired = pd.DataFrame(rows, columns=[*PAIRED_COLUMNS, "helps", "hurts"])
-    if out_dir is not None:
-        atomic_write_text(Path(out_dir) / "dg_vs_erm.csv", paired.to_csv(index=False))
-    return paired
+    return pd.DataFrame(rows, columns=[*PAIRED_COLUMNS, "helps", "hurts"])
 
 
 def paired_findings(

@@ -36,10 +36,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from coos_utils.analysis.metrics import balanced_error, confusion, macro_f1
 from coos_utils.atomic import atomic_write_text
 from coos_utils.codehash import code_hash
-from coos_utils.data import CoosSplit, dataset_fingerprint, load_split
+from coos_utils.data import CoosSplit, dataset_fingerprint, holdout, load_split, load_splits
 from coos_utils.dg.algorithms import (
     Algorithm,
     TaskInfo,
@@ -48,16 +47,10 @@ from coos_utils.dg.algorithms import (
     method_hparams,
 )
 from coos_utils.dg.backbones import build_backbone
-from coos_utils.dg.data import (
-    DomainBatches,
-    augment,
-    centre_crop,
-    evaluation_rows,
-    holdout,
-    to_input,
-)
+from coos_utils.dg.data import DomainBatches, augment, centre_crop, evaluation_rows, to_input
 from coos_utils.dg.guard import SplitGuard
 from coos_utils.dg.hparams import draw_hparams
+from coos_utils.metrics import balanced_error, confusion, macro_f1
 from coos_utils.models.checkpoints import save_checkpoint
 from coos_utils.models.runtime import (
     autocast,
@@ -67,7 +60,7 @@ from coos_utils.models.runtime import (
     resolve_device,
     seed_everything,
 )
-from coos_utils.reference import SPLIT_NAMES, TEST_SPLITS
+from coos_utils.reference import TEST_SPLITS
 
 EVAL_BATCH = 256
 
@@ -75,8 +68,7 @@ EVAL_BATCH = 256
 @functools.cache
 def inputs_tag(data_dir: str) -> str:
     """The data's fingerprint and the hash of the trial code (computed once per process)."""
-    splits = {name: load_split(data_dir, name) for name in SPLIT_NAMES}
-    return dataset_fingerprint(splits) + code_hash([__name__])
+    return dataset_fingerprint(load_splits(data_dir)) + code_hash([__name__])
 
 
 @dataclass(frozen=True)
@@ -195,7 +187,7 @@ def _train_and_select(
     images, labels = train.load_images(), train.labels
     n_classes = len(train.class_names)
     plates = plate_ids(train)
-    fit, val = holdout(labels, plates, spec.val_fraction, spec.seed)
+    fit, val = holdout(len(labels), spec.val_fraction, spec.seed, labels, plates)
     val = val[evaluation_rows(labels[val], spec.max_eval_images)]
     domains = plates[fit] if plates is not None else np.zeros(len(fit), dtype=np.int64)
     method = spec.algorithm

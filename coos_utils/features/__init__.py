@@ -2,10 +2,11 @@
 
 Every representation is a :class:`~coos_utils.features.base.Representation`; the registry
 of them all (texture here, the CNNs in :mod:`coos_utils.models`) is
-:mod:`coos_utils.features.registry`. :func:`features_for` fits a learned representation
-on ``train`` (once, resumably, in a folder keyed by the code, the parameters and the
-training data), transforms every split and caches each (output, split) array under a key
-of the transformed split, the fitted-on data, the parameters and the code hash.
+:mod:`coos_utils.benchmark.representations`, above both packages (nothing here imports
+:mod:`coos_utils.models`). :func:`features_for` fits a learned representation on ``train``
+(once, resumably, in a folder keyed by the code, the parameters and the training data),
+transforms every split and caches each (output, split) array under a key of the transformed
+split, the fitted-on data, the parameters and the code hash.
 """
 
 from __future__ import annotations

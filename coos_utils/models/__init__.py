@@ -2,7 +2,8 @@
 shared machinery (device and seeds, on-device data and augmentation, the training loop with
 checkpoints, activation extraction, pretrained weights).
 
-The three representations implement :class:`coos_utils.features.base.Representation`:
+The three representations implement :class:`coos_utils.features.base.Representation` and are
+registered by name (with the texture features) in :mod:`coos_utils.benchmark.representations`:
 
 * :class:`DeepLocRepresentation` (``"deeploc"``, learns, also a ``DirectPredictor``);
 * :class:`Vgg16Representation` (``"vgg16"``, fixed ImageNet weights);

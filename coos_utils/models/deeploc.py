@@ -56,19 +56,15 @@ from typing import Any, ClassVar, Literal, Self
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.metrics import balanced_accuracy_score
 from torch import nn
 
+from coos_utils.data.holdout import holdout
 from coos_utils.data.split import CoosSplit
 from coos_utils.features.base import EXECUTION_SETTINGS, DirectPredictor, Representation
+from coos_utils.metrics import balanced_error
 from coos_utils.models import training
 from coos_utils.models.augment import five_crops, random_crop, random_dihedral
-from coos_utils.models.device_data import (
-    ShuffledRows,
-    load_to_device,
-    stratified_holdout,
-    stream_batches,
-)
+from coos_utils.models.device_data import ShuffledRows, load_to_device, stream_batches
 from coos_utils.models.runtime import (
     autocast,
     cpu_threads,
@@ -200,11 +196,6 @@ def test_time_pass(
         fc2 += embedding.float()
         probs += F.softmax(logits.float(), dim=1)
     return fc2 / len(windows), probs / len(windows)
-
-
-def balanced_error(labels: np.ndarray, predicted: np.ndarray) -> float:
-    """Class-balanced error in percent: 100 x (1 - mean per-class recall)."""
-    return 100.0 * (1.0 - balanced_accuracy_score(labels, predicted))
 
 
 def _check_arguments(
@@ -360,7 +351,7 @@ class DeepLocRepresentation(Representation, DirectPredictor):
     def _check_batch(self, train: CoosSplit) -> None:
         """Refuse a batch larger than the part of ``train`` it is drawn from (before any
         image is loaded: such a batch repeats images and can exhaust the memory)."""
-        fit_rows, _ = stratified_holdout(train.labels, self.validation_fraction, self.seed)
+        fit_rows, _ = holdout(len(train), self.validation_fraction, self.seed, train.labels)
         if self.batch_size > len(fit_rows):
             raise ValueError(
                 f"DeepLoc: batch_size={self.batch_size} is larger than the {len(fit_rows)} "
@@ -372,8 +363,8 @@ class DeepLocRepresentation(Representation, DirectPredictor):
     def _train(
         self, model: DeepLoc, plan: TrainingPlan, train_split: CoosSplit, device: torch.device
     ) -> TrainingOutcome:
-        fit_rows, val_rows = stratified_holdout(
-            train_split.labels, self.validation_fraction, self.seed
+        fit_rows, val_rows = holdout(
+            len(train_split), self.validation_fraction, self.seed, train_split.labels
         )
         everything = load_to_device(train_split, stretch, device, progress=self.progress)
         images = everything[torch.as_tensor(fit_rows, device=device)]

@@ -1,4 +1,4 @@
-"""Getting a split onto the device: preprocessed float tensors, held-out parts, batches.
+"""Getting a split onto the device: preprocessed float tensors and batches of rows.
 
 Training keeps the whole (preprocessed) training split on the device as one float32 tensor
 (41,456 x 2 x 64 x 64 floats = 1.4 GB at paper scale) and draws mini-batches from it there,
@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
-from sklearn.model_selection import train_test_split
 from tqdm import tqdm
 
 from coos_utils.data.split import CoosSplit
@@ -55,21 +54,6 @@ def load_to_device(
     if not parts:
         raise ValueError(f"split {split.name!r} has no images to load")
     return torch.cat(parts)
-
-
-def stratified_holdout(
-    labels: np.ndarray, fraction: float, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted (fit, held-out) row indices; ``fraction`` of each class is held out."""
-    rows = np.arange(len(labels))
-    fit, held = train_test_split(rows, test_size=fraction, random_state=seed, stratify=labels)
-    return np.sort(fit), np.sort(held)
-
-
-def random_holdout(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted (fit, held-out) row indices, ``fraction`` held out at random (no labels used)."""
-    fit, held = train_test_split(np.arange(n), test_size=fraction, random_state=seed)
-    return np.sort(fit), np.sort(held)
 
 
 class ShuffledRows:

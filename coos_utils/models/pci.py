@@ -52,17 +52,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from coos_utils.data.holdout import holdout
 from coos_utils.data.split import CoosSplit
 from coos_utils.features.base import EXECUTION_SETTINGS, Representation
 from coos_utils.models import training
 from coos_utils.models.augment import random_flips
 from coos_utils.models.deeploc import scaled
-from coos_utils.models.device_data import (
-    ShuffledRows,
-    load_to_device,
-    random_holdout,
-    stream_batches,
-)
+from coos_utils.models.device_data import ShuffledRows, load_to_device, stream_batches
 from coos_utils.models.extract import extract
 from coos_utils.models.pairs import (
     ACROSS_WELLS,
@@ -266,7 +262,7 @@ class PciRepresentation(Representation):
                 f"split {train.name!r} has no plate + well ids: {describe_pairing(self.grouping_)}",
                 stacklevel=2,
             )
-        fit_rows, val_rows = random_holdout(len(train), self.validation_fraction, self.seed)
+        fit_rows, val_rows = holdout(len(train), self.validation_fraction, self.seed)
         self.iterations_, eval_every = self.schedule(len(fit_rows))
         with cpu_threads(self.n_jobs):
             seed_everything(self.seed)

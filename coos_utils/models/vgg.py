@@ -42,17 +42,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from coos_utils.data.digest import file_digest
 from coos_utils.data.split import CoosSplit
 from coos_utils.features.base import EXECUTION_SETTINGS, Representation
 from coos_utils.models.device_data import stream_batches
 from coos_utils.models.extract import extract
 from coos_utils.models.runtime import cpu_threads, prepare_module, resolve_device
-from coos_utils.models.weights import (
-    VGG16_IMAGENET,
-    MissingWeightsError,
-    file_sha256,
-    imagenet_weights_path,
-)
+from coos_utils.models.weights import VGG16_IMAGENET, MissingWeightsError, imagenet_weights_path
 
 # Convolution widths of VGG16; "M" is a 2 x 2 max-pooling.
 VGG16_LAYOUT: tuple[int | str, ...] = (
@@ -163,7 +159,7 @@ def _checked_weights_path(weights: str | Path) -> Path:
     path = imagenet_weights_path()
     if not path.is_file():
         raise MissingWeightsError(path)
-    digest = file_sha256(path)
+    digest = file_digest(path)
     if not digest.startswith(VGG16_IMAGENET.sha256_prefix):
         raise ValueError(
             f"{path} is not torchvision's ImageNet VGG16: its SHA-256 is {digest}, expected "
@@ -180,7 +176,7 @@ def weights_id(weights: str | Path | None, seed: int) -> str:
         return f"random-seed{seed}"
     if weights == "imagenet":
         return f"imagenet-{VGG16_IMAGENET.sha256_prefix}"
-    digest = file_sha256(weights)
+    digest = file_digest(weights)
     if digest.startswith(VGG16_IMAGENET.sha256_prefix):
         return f"imagenet-{VGG16_IMAGENET.sha256_prefix}"
     return f"sha256-{digest[:16]}"
@@ -225,8 +221,9 @@ def warn_if_few_grey_levels(split: CoosSplit, input_max: float) -> None:
     levels = grey_levels(split, input_max)
     if levels < FEW_GREY_LEVELS:
         warnings.warn(
-            f"{split.path}: under the authors' fixed 8-bit map (input_max={input_max:g} -> 255) "
-            f"the cells of split {split.name!r} keep a median of {levels:g} grey levels; "
+            f"{split.path.name}: under the authors' fixed 8-bit map "
+            f"(input_max={input_max:g} -> 255) the cells of split {split.name!r} keep a "
+            f"median of {levels:g} grey levels; "
             "VGG16 features will be poor. Set input_max to the camera's range (e.g. 4095 for "
             "12-bit data) or input_scaling='per_image'",
             stacklevel=2,

@@ -16,13 +16,13 @@ says where to put the file by hand.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from coos_utils.data.download import CHUNK, MIN_BYTES, STALL_TIMEOUT, download_file
+from coos_utils.data.digest import file_digest
+from coos_utils.data.download import MIN_BYTES, STALL_TIMEOUT, download_file
 from coos_utils.data.errors import CoosDataError
 
 
@@ -78,15 +78,6 @@ def _by_hand(weights: WeightsFile, final: Path) -> str:
     )
 
 
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        while chunk := f.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def download_weights(
     name: str = "vgg16",
     dest: str | Path | None = None,
@@ -111,13 +102,13 @@ def download_weights(
     weights = KNOWN_WEIGHTS[name]
     folder = Path(dest) if dest is not None else hub_checkpoint_dir()
     final = folder / weights.name
-    if final.is_file() and file_sha256(final).startswith(weights.sha256_prefix):
+    if final.is_file() and file_digest(final).startswith(weights.sha256_prefix):
         return final
     folder.mkdir(parents=True, exist_ok=True)
     source = url or weights.url
 
     def check(part: Path) -> str | None:
-        digest = file_sha256(part)
+        digest = file_digest(part)
         if digest.startswith(weights.sha256_prefix):
             return None
         return (

@@ -1,12 +1,17 @@
-"""The tables the chapters show: Table 3 with intervals, beside the paper, sensitivities."""
+"""The tables the chapters show: Table 3 with intervals, beside the paper, sensitivities; and
+the same made for reading (no index column, intervals inline, long tables folded, rows cut
+short marked)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import html
+from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
+from pandas.io.formats.style import Styler
 
-from coos_utils.reference import SPLIT_NAMES, paper_table3
+from coos_utils.reference import SPLIT_NAMES, TEST_SPLITS, paper_table3
 
 
 def compare_with_paper(table: pd.DataFrame) -> pd.DataFrame:
@@ -105,3 +110,179 @@ def sensitivity_wide(sens: pd.DataFrame) -> pd.DataFrame:
         index=["features", "model", "class"], columns="split", values="sensitivity", sort=False
     )
     return wide[splits]
+
+
+# --- Tables for reading: no index column, intervals inline, words for booleans ------------
+
+DASH = "–"
+"""Shown for a missing value, and between the bounds of an interval."""
+MARKS = ("†", "‡", "§", "¶")
+"""Footnote marks for rows cut short, one per distinct reason (wrapping with a number)."""
+WORDS = {True: "yes", False: "no"}
+
+
+def interval_text(
+    value: float, low: float = np.nan, high: float = np.nan, decimals: int = 1
+) -> str:
+    """``13.3 (12.3–14.4)``; ``13.3`` without bounds; ``–`` without a value. Bounds below
+    zero read ``-5.4 (-8.1 to -2.7)`` so that a minus sign is never next to the dash."""
+    if pd.isna(value):
+        return DASH
+    text = f"{value:.{decimals}f}"
+    if pd.isna(low) or pd.isna(high):
+        return text
+    join = " to " if min(low, high) < 0 else DASH
+    return f"{text} ({low:.{decimals}f}{join}{high:.{decimals}f})"
+
+
+def readable(frame: pd.DataFrame, decimals: int = 1, caption: str | None = None) -> Styler:
+    """``frame`` for reading: no index column (a named index becomes columns), one number of
+    decimals for every float, booleans as yes/no, missing values as a dash."""
+    shown = frame.reset_index() if _has_named_index(frame) else frame.reset_index(drop=True)
+    shown = shown.copy()
+    for column in shown.columns:
+        values = shown[column]
+        if values.dtype == bool or str(values.dtype) == "boolean":
+            shown[column] = values.map(lambda v: DASH if pd.isna(v) else WORDS[bool(v)])
+    floats = [c for c in shown.columns if pd.api.types.is_float_dtype(shown[c])]
+    styler = shown.style.hide(axis="index").format(precision=decimals, na_rep=DASH)
+    styler = styler.format(f"{{:.{decimals}f}}", subset=floats, na_rep=DASH)
+    return styler.set_caption(caption) if caption else styler
+
+
+def _has_named_index(frame: pd.DataFrame) -> bool:
+    return any(name is not None for name in frame.index.names)
+
+
+def table3_readable(
+    table: pd.DataFrame,
+    splits: Sequence[str] | None = None,
+    kind: str | None = None,
+    cut_short: Mapping[str, str] | None = None,
+) -> tuple[pd.DataFrame, str]:
+    """Table 3 as text, one row per classifier (columns representation, classifier, then each
+    split as ``error (low–high)``), and the note under it: which interval, and a footnote for
+    every row marked as cut short (see :func:`mark_cut_short`)."""
+    splits = list(splits or _splits(table))
+    kind = kind or interval_kind(table)
+    shown = pd.DataFrame({"representation": table["features"], "classifier": table["model"]})
+    for split in splits:
+        low, high = _bounds(split, kind)
+        shown[split] = [
+            interval_text(row[split], row.get(low, np.nan), row.get(high, np.nan))
+            for _, row in table.iterrows()
+        ]
+    shown, footnote = mark_cut_short(shown, cut_short or {}, column="representation")
+    note = "Balanced error (%), 95% interval in parentheses. " + interval_caption(table, kind)
+    return shown.reset_index(drop=True), " ".join(p for p in (note, footnote) if p)
+
+
+def paper_side_by_side(
+    table: pd.DataFrame,
+    splits: Sequence[str] = TEST_SPLITS,
+    cut_short: Mapping[str, str] | None = None,
+) -> tuple[pd.DataFrame, str]:
+    """Our balanced error beside the paper's, two short columns per split (``ours``,
+    ``paper``; column labels ``(split, source)``), one row per classifier, and its note. The
+    paper has no row for features it did not compute (random init): a dash there. Call it
+    twice with two groups of splits when the page is narrow."""
+    paper = paper_table3().set_index(["features", "model"])
+    names = pd.DataFrame({"representation": table["features"], "classifier": table["model"]})
+    names, footnote = mark_cut_short(names, cut_short or {}, column="representation")
+    columns = {("", name): names[name].to_list() for name in names.columns}
+    keys = list(zip(table["features"], table["model"], strict=True))
+    for split in splits:
+        columns[(split, "ours")] = [interval_text(v) for v in table[split]]
+        columns[(split, "paper")] = [
+            interval_text(paper.loc[k, split]) if k in paper.index else DASH for k in keys
+        ]
+    wide = pd.DataFrame(columns).reset_index(drop=True)
+    wide.columns = pd.MultiIndex.from_tuples(wide.columns)
+    note = (
+        "Balanced error (%): ours on this run, the paper's on the real COOS-7 (no intervals "
+        f"published; {DASH} where the paper has no such row)."
+    )
+    return wide, " ".join(p for p in (note, footnote) if p)
+
+
+def dg_vs_erm_readable(paired: pd.DataFrame, metric: str = "balanced_error") -> pd.DataFrame:
+    """The paired differences from ERM (``dg_vs_erm.csv``) as one row per method and one
+    column per test set: ``mean (low to high)``, followed by ``better`` or ``worse`` when the
+    whole interval is on one side of zero."""
+    rows = paired[paired["metric"] == metric]
+    splits = [s for s in TEST_SPLITS if s in set(rows["split"])]
+    shown = {}
+    for method, group in rows.groupby("method", sort=False):
+        by_split = group.set_index("split")
+        shown[method] = [
+            _paired_cell(by_split.loc[s]) if s in by_split.index else DASH for s in splits
+        ]
+    table = pd.DataFrame.from_dict(shown, orient="index", columns=splits)
+    return table.rename_axis("method").reset_index()
+
+
+def _paired_cell(row: pd.Series) -> str:
+    text = interval_text(row["mean_diff"], row["ci_low"], row["ci_high"])
+    if bool(row.get("helps", False)):
+        return f"{text} better"
+    if bool(row.get("hurts", False)):
+        return f"{text} worse"
+    return text
+
+
+def folded_table(
+    frame: pd.DataFrame | Styler,
+    summary: str,
+    csv_href: str | None = None,
+    decimals: int = 3,
+) -> str:
+    """HTML for a long table folded away: ``<details>`` with ``summary`` as its line, the table
+    (no index column) inside, and a link to the CSV when ``csv_href`` is given. Display it
+    with ``IPython.display.HTML``."""
+    styler = frame if isinstance(frame, Styler) else readable(frame, decimals)
+    link = ""
+    if csv_href:
+        name = html.escape(csv_href.rsplit("/", 1)[-1])
+        link = f'<p>CSV: <a href="{html.escape(csv_href)}">{name}</a></p>'
+    return (
+        f'<details class="full-table"><summary>{html.escape(summary)}</summary>\n'
+        f'<div style="overflow-x:auto">{styler.to_html()}</div>{link}</details>'
+    )
+
+
+# --- Rows cut short ------------------------------------------------------------------------
+
+
+def cut_short_keys(features: pd.Series, cut_short: Mapping[str, str]) -> pd.Series:
+    """For each features name, the first ``cut_short`` key it starts with (case-insensitive,
+    so a registry name ``pci`` matches ``PCI Conv3``), else an empty string."""
+
+    def key(name: str) -> str:
+        return next((k for k in cut_short if str(name).lower().startswith(k.lower())), "")
+
+    return features.map(key)
+
+
+def cut_short_marks(features: pd.Series, cut_short: Mapping[str, str]) -> tuple[pd.Series, str]:
+    """A mark per row (empty when not cut short; one mark per ``cut_short`` key that matches)
+    and the footnote (Markdown) explaining each mark used, named as the rows name it."""
+    keys = cut_short_keys(features, cut_short)
+    used = [k for k in dict.fromkeys(keys) if k]
+    symbol = {k: MARKS[i % len(MARKS)] * (1 + i // len(MARKS)) for i, k in enumerate(used)}
+    shown = {k: str(features[keys == k].iloc[0]).split(" ")[0] for k in used}
+    footnote = " ".join(f"{symbol[k]} {shown[k]}: {cut_short[k].rstrip('.')}." for k in used)
+    return keys.map(lambda k: symbol.get(k, "")), footnote
+
+
+def mark_cut_short(
+    frame: pd.DataFrame, cut_short: Mapping[str, str], column: str = "features"
+) -> tuple[pd.DataFrame, str]:
+    """``frame`` with a footnote mark after the name in ``column`` of every row whose
+    representation is in ``cut_short`` (name -> reason, e.g. ``{"pci": "stopped at 200
+    iterations with the validation loss still falling"}``), and the footnote."""
+    marks, footnote = cut_short_marks(frame[column], cut_short)
+    marked = frame.copy()
+    marked[column] = [
+        f"{name} {m}" if m else str(name) for name, m in zip(frame[column], marks, strict=True)
+    ]
+    return marked, footnote

@@ -1,6 +1,8 @@
-"""Results folders: where a run's numbers and figures go, and the record of how they were made.
+"""Results folders: reading and writing what a run computed, and the record of how it was made.
 
-``results/<data-id>/<profile>/`` holds every file the book shows for one data set and profile
-(:mod:`~coos_utils.results.paths`), a ``provenance.json`` (:mod:`~coos_utils.results.provenance`)
-and the tables written and read by :mod:`~coos_utils.results.store`.
+``results/<data-id>/<profile>/`` (the id from :func:`coos_utils.identity.data_id`) holds every
+file the book shows for one data set and profile: a ``provenance.json``
+(:mod:`~coos_utils.results.provenance`), the tables and figures written and read by
+:mod:`~coos_utils.results.store`, and :mod:`~coos_utils.results.collect` lists folders and
+sets them side by side. This package computes nothing: callers pass the frames to write.
 """

@@ -1,20 +1,23 @@
-"""Reading and writing the tables of a results folder (always atomically)."""
+"""Reading and writing the tables and figures of a results folder (always atomically).
+
+Nothing here computes: the callers pass the frames (Table 3, sensitivities and confusion
+counts from :mod:`coos_utils.analysis.confusion`) to write.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from coos_utils.analysis.confusion import confusion_frame, sensitivity_table
 from coos_utils.atomic import atomic_path, atomic_write_text
 from coos_utils.reference import SPLIT_NAMES
 
-Predictions = Mapping[tuple[str, str, str], np.ndarray]
+Matrices = Mapping[tuple[str, str, str], pd.DataFrame]
+"""Confusion counts (rows: true class) keyed by (features, model, split)."""
 FIGURE_FORMATS = ("png", "svg")
 
 
@@ -35,19 +38,15 @@ def write_csv(frame: pd.DataFrame, path: Path, index: bool = False) -> Path:
 
 
 def write_table3(
-    folder: Path,
-    table: pd.DataFrame,
-    predictions: Predictions,
-    labels: Mapping[str, np.ndarray],
-    class_names: Sequence[str],
+    folder: Path, table: pd.DataFrame, sensitivity: pd.DataFrame, confusions: Matrices
 ) -> list[Path]:
-    """``table3.csv``, ``sensitivity.csv`` and one confusion matrix per classifier and split."""
+    """``table3.csv``, ``sensitivity.csv`` and one confusion matrix per classifier and split;
+    the paths written, in that order."""
     written = [
         write_csv(table, folder / "table3.csv"),
-        write_csv(sensitivity_table(predictions, labels, class_names), folder / "sensitivity.csv"),
+        write_csv(sensitivity, folder / "sensitivity.csv"),
     ]
-    for (features, model, split), predicted in predictions.items():
-        frame = confusion_frame(labels[split], predicted, class_names)
+    for (features, model, split), frame in confusions.items():
         written.append(write_csv(frame, confusion_path(folder, features, model, split), True))
     return written
 
@@ -92,3 +91,17 @@ def save_figure(fig: Figure, folder: Path, name: str) -> list[Path]:
             fig.savefig(tmp, format=fmt, dpi=110, bbox_inches="tight")
         written.append(path)
     return written
+
+
+def read_training(folder: Path) -> pd.DataFrame:
+    """Every network's training record (``training/*.csv``, written by the features chapter)
+    in one frame; empty when no network was trained."""
+    parts = [pd.read_csv(path) for path in sorted((folder / "training").glob("*.csv"))]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def read_profile_changes(folder: Path) -> pd.DataFrame | None:
+    """``profile_changes.csv`` (this profile's training settings beside the paper's), or None
+    when the features chapter wrote none."""
+    path = folder / "profile_changes.csv"
+    return pd.read_csv(path) if path.exists() else None

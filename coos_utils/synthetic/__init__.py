@@ -2,7 +2,8 @@
 
 ``simulate_dataset`` writes the five splits; ``ensure_synthetic`` keeps one generated copy
 per scale and seed; ``SimulationParams`` holds every shift factor, each of which can be
-switched off. Modules: ``params`` (knobs), ``design`` (plates, wells, fields, splits),
+switched off; ``Simulation`` (read back from a file's attributes) makes the same data again
+with some shifts off. Modules: ``params`` (knobs), ``design`` (plates, wells, fields, splits),
 ``cells`` (geometry), ``compartments`` (what each class looks like), ``textures``,
 ``optics`` (blur, illumination, camera), ``render`` (cells to crops) and ``simulate``
 (workers and files).
@@ -10,10 +11,11 @@ switched off. Modules: ``params`` (knobs), ``design`` (plates, wells, fields, sp
 
 from coos_utils.synthetic.design import SCALES, Design, make_design, split_sizes
 from coos_utils.synthetic.optics import Microscope
-from coos_utils.synthetic.params import SWITCHES, SimulationParams
+from coos_utils.synthetic.params import CLASS_DRIFTS, SHIFTS, SWITCHES, SimulationParams
 from coos_utils.synthetic.simulate import (
     GENERATOR_VERSION,
     MAX_SEED,
+    Simulation,
     check_seed,
     ensure_synthetic,
     file_name,
@@ -22,12 +24,15 @@ from coos_utils.synthetic.simulate import (
 )
 
 __all__ = [
+    "CLASS_DRIFTS",
     "GENERATOR_VERSION",
     "MAX_SEED",
     "SCALES",
+    "SHIFTS",
     "SWITCHES",
     "Design",
     "Microscope",
+    "Simulation",
     "SimulationParams",
     "check_seed",
     "ensure_synthetic",

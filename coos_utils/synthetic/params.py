@@ -19,6 +19,13 @@ SWITCHES = (
 )
 """The strength factors: 1 is the default amount of each shift, 0 switches it off."""
 
+CLASS_DRIFTS = ("drift_endosome", "drift_golgi")
+"""test3's class-specific drifts (1: as designed, 0: off), which copy the paper's test3
+confusions; the rest of test3's drift stays when they are off."""
+
+SHIFTS = SWITCHES + CLASS_DRIFTS
+"""Everything :meth:`SimulationParams.without` can switch off."""
+
 MICROSCOPE_A = Microscope(
     psf_sigma=0.95,
     halo_weight=0.12,
@@ -117,10 +124,10 @@ class SimulationParams:
     """The instrument of the collaborating site (test4), reached when test4_microscope is 1."""
 
     def without(self, *names: str) -> SimulationParams:
-        """A copy with the named shifts (from ``SWITCHES``) switched off."""
-        unknown = [n for n in names if n not in SWITCHES]
+        """A copy with the named shifts (from ``SHIFTS``) switched off."""
+        unknown = [n for n in names if n not in SHIFTS]
         if unknown:
-            raise ValueError(f"unknown shift {unknown}; choose from {', '.join(SWITCHES)}")
+            raise ValueError(f"unknown shift {unknown}; choose from {', '.join(SHIFTS)}")
         return replace(self, **dict.fromkeys(names, 0.0))
 
     def scope(self, site_b: bool) -> Microscope:

@@ -6,11 +6,12 @@ import hashlib
 import multiprocessing
 import os
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -209,3 +210,27 @@ def ensure_synthetic(
     with atomic_path(folder, is_dir=True) as tmp:
         simulate_dataset(tmp, scale=scale, seed=seed, params=params, progress=progress)
     return folder
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """How a synthetic data set was made: enough to make it again with shifts switched off."""
+
+    scale: str
+    seed: int
+    params: SimulationParams
+
+    @classmethod
+    def from_attrs(cls, attrs: Mapping[str, Any]) -> Simulation | None:
+        """The simulation stored in a synthetic split's attributes; None when they lack it."""
+        if not all(key in attrs for key in ("scale", "seed", "parameters")):
+            return None
+        params = SimulationParams.from_json(str(attrs["parameters"]))
+        return cls(str(attrs["scale"]), int(attrs["seed"]), params)
+
+    def with_shifts_off(self, root: str | Path, *names: str) -> Path:
+        """The same design (scale, seed, every other parameter) with the shifts ``names``
+        (from :data:`~coos_utils.synthetic.params.SHIFTS`) off, simulated once under ``root``."""
+        if not names:
+            raise ValueError("name at least one shift to switch off")
+        return ensure_synthetic(root, self.scale, self.seed, params=self.params.without(*names))

@@ -1,15 +1,14 @@
-"""What the dataset chapter shows: counts per split and class, and per-image measurements
-that make covariate shift visible (intensity, background, nucleus size)."""
+"""What the dataset chapter measures: counts per split and class, and per-image measurements
+that make covariate shift visible (intensity, background, nucleus size). Their figure is
+:func:`coos_utils.presentation.dataset_figures.plot_distributions`."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 import mahotas
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from coos_utils.data import CoosSplit
 from coos_utils.reference import paper_table2
@@ -99,6 +98,14 @@ def image_statistics(
     return table
 
 
+def all_image_statistics(
+    splits: Mapping[str, CoosSplit], max_images: int = 2000, seed: int = 0
+) -> pd.DataFrame:
+    """:func:`image_statistics` of every split, one table (rows of ``splits``' order)."""
+    parts = [image_statistics(split, max_images, seed) for split in splits.values()]
+    return pd.concat(parts, ignore_index=True)
+
+
 def shift_table(stats: pd.DataFrame, reference: str = "train") -> pd.DataFrame:
     """Median of each measure per split, and its ratio to the reference split's median."""
     medians = stats.groupby("split", sort=False)[list(MEASURES)].median()
@@ -109,20 +116,6 @@ def shift_table(stats: pd.DataFrame, reference: str = "train") -> pd.DataFrame:
             f"{m:.1f} ({r:.2f}x)" for m, r in zip(medians[column], ratios[column], strict=True)
         ]
     return out.reset_index()
-
-
-def plot_distributions(stats: pd.DataFrame, title: str) -> Figure:
-    """One box plot per measure, splits side by side, outliers hidden."""
-    splits = list(dict.fromkeys(stats["split"]))
-    fig, axes = plt.subplots(1, len(MEASURES), figsize=(3.2 * len(MEASURES), 3.4))
-    for ax, (column, label) in zip(axes, MEASURES.items(), strict=True):
-        data = [stats.loc[stats["split"] == s, column].to_numpy() for s in splits]
-        ax.boxplot(data, showfliers=False)
-        ax.set_xticks(range(1, len(splits) + 1), splits, rotation=45)
-        ax.set_title(label, fontsize=9)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
 
 
 def metadata_overview(splits: Mapping[str, CoosSplit]) -> pd.DataFrame:

@@ -1,4 +1,8 @@
-"""The paper's metric and its companions: balanced error, confusion, sensitivity, bootstrap CI.
+"""The paper's metric and its companions: balanced error, macro F1, confusion, sensitivity,
+and the intervals around them (bootstrap over images or wells, t-interval over seeds).
+
+A base module: every layer that scores predictions (the classifiers, DeepLoc's validation, the
+DG trials, the analysis) uses these, so each metric is written once.
 
 Labels are the integer class ids 0..n_classes-1. The balanced error averages the per-class
 error rates over the classes present in ``y_true``, like scikit-learn's
@@ -8,11 +12,16 @@ Two bootstrap intervals: :func:`bootstrap_ci` resamples images within class (how
 error would move with other images from the same wells), :func:`cluster_bootstrap_ci`
 resamples whole wells within class (how much it would move with other wells: test3 has two
 plates per class and test4 one, so its images are far from independent draws).
+:func:`t_interval` is the interval of a mean over a few seeds (``mean +- t(0.975, n - 1) * sd /
+sqrt(n)``; with a handful of seeds a percentile interval would only span the extreme seeds).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+from scipy import stats
 
 from coos_utils.reference import N_CLASSES
 
@@ -139,3 +148,13 @@ def cluster_bootstrap_ci(
     alpha = (1.0 - level) / 2.0
     low, high = np.quantile(errors, [alpha, 1.0 - alpha])
     return float(low), float(high)
+
+
+def t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
+    """(mean, low, high) of the t-interval of the mean; NaN bounds for fewer than 2 values."""
+    x = np.asarray(values, dtype=np.float64)
+    mean = float(x.mean())
+    if len(x) < 2:
+        return mean, np.nan, np.nan
+    half = stats.t.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))
+    return mean, float(mean - half), float(mean + half)

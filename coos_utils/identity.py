@@ -1,10 +1,15 @@
-"""The identity of a data set and the results folder it gets for each profile."""
+"""The identity of a data set: one fingerprint over its five splits and the id that names its
+results folders (``results/<data-id>/<profile>/``).
+
+Naming a synthetic data set needs the simulator's defaults (an ablation's data get a digest
+of their parameters), so this sits above both :mod:`coos_utils.data` and
+:mod:`coos_utils.synthetic`; :mod:`coos_utils.results` takes the id as given.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from pathlib import Path
 
 from coos_utils.data import CoosSplit, dataset_fingerprint
 from coos_utils.reference import SPLIT_NAMES
@@ -30,10 +35,3 @@ def data_id(train: CoosSplit, fingerprint: str) -> str:
         return name
     prefix = "tiff" if train.source == "tiff" else "coos7"
     return f"{prefix}-{fingerprint[:8]}"
-
-
-def results_folder(results_dir: str | Path, data: str, profile: str) -> Path:
-    """``<results_dir>/<data>/<profile>/``, created if needed."""
-    path = Path(results_dir) / data / profile
-    path.mkdir(parents=True, exist_ok=True)
-    return path

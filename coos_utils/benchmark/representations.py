@@ -1,7 +1,8 @@
 """Every representation by name: texture features and the three CNNs of Table 3.
 
-Kept apart from :mod:`coos_utils.features` because the CNN representations (in
-:mod:`coos_utils.models`) build on the protocol that package defines.
+The registry sits above both packages it names: :mod:`coos_utils.features` defines the
+protocol (and the texture features), :mod:`coos_utils.models` the CNNs that implement it, and
+neither imports this module.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Figures of the DG chapter; each returns a Figure (save it with ``results.store.save_figure``)."""
+"""Figures of the DG chapters from their tables (``dg.csv``, ``similarity.csv``, the ablation);
+each returns a Figure a column wide, in the book's style (the chapter shows it with
+``run.show_figure``)."""
 
 from __future__ import annotations
 
@@ -7,11 +9,21 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from coos_utils.presentation.figures import panel_grid
+from coos_utils.presentation.style import ANNOTATION_POINTS, COLUMN_INCHES, styled
 from coos_utils.reference import TEST_SPLITS, paper_table3
 
 METRIC_LABELS = {"balanced_error": "balanced error (%)", "macro_f1": "macro F1 (%)"}
+MEASURE_LABELS = {
+    "domain_classifier_accuracy": "domain classifier accuracy",
+    "mmd_features": "MMD of ERM's features",
+    "wasserstein_ch0": "EMD, protein intensity",
+    "wasserstein_ch1": "EMD, nucleus intensity",
+}
+"""Axis labels of the distance measures (``similarity.csv``)."""
 
 
+@styled
 def plot_methods(summary: pd.DataFrame, title: str, metric: str = "balanced_error") -> Figure:
     """Each method's mean and 95% interval over seeds per test set, ERM in black, ERM's
     interval shaded; for balanced error, the paper's DeepLoc (end to end, real COOS-7) too."""
@@ -19,7 +31,7 @@ def plot_methods(summary: pd.DataFrame, title: str, metric: str = "balanced_erro
     methods = ["ERM", *sorted(set(rows["method"]) - {"ERM"})]
     x = np.arange(len(TEST_SPLITS))
     step = 0.8 / len(methods)
-    fig, ax = plt.subplots(figsize=(9, 4))
+    fig, ax = plt.subplots(figsize=(COLUMN_INCHES, 4.2))
     for k, method in enumerate(methods):
         part = rows[rows["method"] == method].set_index("split").reindex(TEST_SPLITS)
         mean = part["mean"].to_numpy(float)
@@ -52,12 +64,13 @@ def plot_methods(summary: pd.DataFrame, title: str, metric: str = "balanced_erro
     ax.set_xticks(x, TEST_SPLITS)
     ax.set_ylabel(METRIC_LABELS.get(metric, metric))
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    ax.set_title(title, fontsize="medium")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, frameon=False)
+    ax.set_title(title)
     fig.tight_layout()
     return fig
 
 
+@styled
 def plot_shift_vs_error(
     similarity: pd.DataFrame, summary: pd.DataFrame, title: str, metric: str = "balanced_error"
 ) -> Figure:
@@ -67,10 +80,8 @@ def plot_shift_vs_error(
     errors = summary[summary["metric"] == metric].pivot(
         index="split", columns="method", values="mean"
     )
-    fig, axes = plt.subplots(
-        1, len(measures), figsize=(3.6 * len(measures), 3.4), squeeze=False, sharey=True
-    )
-    for ax, measure in zip(axes[0], measures, strict=True):
+    fig, axes = panel_grid(len(measures), 3.2, 2.9, per_row=2)
+    for ax, measure in zip(axes, measures, strict=True):
         distance = similarity[similarity["measure"] == measure].set_index("split")["value"]
         splits = [s for s in TEST_SPLITS if s in distance.index and s in errors.index]
         for method in errors.columns:
@@ -86,20 +97,23 @@ def plot_shift_vs_error(
             ax.annotate(
                 split,
                 (distance[split], errors.loc[split].max()),
-                fontsize="x-small",
+                fontsize=ANNOTATION_POINTS,
                 xytext=(0, 4),
                 textcoords="offset points",
                 ha="center",
             )
-        ax.set_xlabel(measure)
+        ax.set_xlabel(MEASURE_LABELS.get(measure, measure))
         ax.grid(alpha=0.3)
-    axes[0, 0].set_ylabel(METRIC_LABELS.get(metric, metric))
-    axes[0, -1].legend(fontsize="x-small")
-    fig.suptitle(title, fontsize="medium")
-    fig.tight_layout()
+    for ax in axes[::2]:
+        ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=4, frameon=False)
     return fig
 
 
+@styled
 def plot_ablation(ablation: pd.DataFrame, title: str, metric: str = "balanced_error") -> Figure:
     """Per method, a heat map of the change in error (shift off minus all shifts on) for
     each switched-off shift (rows) and test set (columns); blue: the shift was costing.
@@ -119,8 +133,9 @@ def plot_ablation(ablation: pd.DataFrame, title: str, metric: str = "balanced_er
     grids = {m: grid(m, "change") for m in methods}
     beyond = {m: grid(m, "beyond_seed_range").eq(True) for m in methods}
     limit = max(float(np.nanmax(np.abs(g.to_numpy()))) for g in grids.values()) or 1.0
+    height = 0.45 * len(switches) + 2.2
     fig, axes = plt.subplots(
-        1, len(methods), figsize=(4.2 * len(methods), 0.45 * len(switches) + 1.6), squeeze=False
+        1, len(methods), figsize=(COLUMN_INCHES, height), squeeze=False, layout="constrained"
     )
     for k, (ax, (method, grid)) in enumerate(zip(axes[0], grids.items(), strict=True)):
         image = ax.imshow(grid.to_numpy(float), cmap="RdBu_r", vmin=-limit, vmax=limit)
@@ -128,15 +143,18 @@ def plot_ablation(ablation: pd.DataFrame, title: str, metric: str = "balanced_er
         for (i, j), value in np.ndenumerate(grid.to_numpy(float)):
             text = f"{value:+.1f}" if real[i, j] else f"({value:+.1f})"
             colour = "white" if abs(value) > 0.6 * limit else "black"  # legible on dark cells
-            ax.text(j, i, text, ha="center", va="center", fontsize="x-small", color=colour)
+            ax.text(j, i, text, ha="center", va="center", fontsize=ANNOTATION_POINTS, color=colour)
         ax.set_xticks(range(len(TEST_SPLITS)), TEST_SPLITS)
         ax.set_yticks(range(len(switches)), switches if k == 0 else [])
         ax.set_title(method)
+        ax.grid(False)
     fig.colorbar(
         image,
         ax=axes[0].tolist(),
-        shrink=0.8,
-        label=f"change in {METRIC_LABELS.get(metric, metric)}",
+        orientation="horizontal",
+        shrink=0.5,
+        aspect=30,
+        label=f"change in {METRIC_LABELS.get(metric, metric)}, shift off minus all on",
     )
-    fig.suptitle(title, fontsize="medium")
+    fig.suptitle(title)
     return fig

@@ -1,13 +1,16 @@
 """Score a folder of prediction files exactly as Table 3 scores its rows, and store the result.
 
+An application module (beside ``evaluate_cli``, which is its command): it reads the data, the
+benchmark's scoring and the analysis, and writes a results folder.
+
 :func:`evaluate` opens the five splits, checks the prediction files against them
 (:mod:`coos_utils.benchmark.predictions`) and scores each run (seed) with
 :func:`~coos_utils.benchmark.classifiers.score_row`: balanced error (%) per split with the
 within-class image bootstrap interval and, where the data have well ids, the well-level one,
 with the profile's number of bootstrap samples and the same seed as the book's Table 3. It adds
 macro F1, per-class sensitivity, the confusion matrices and the worst test set, and, over
-runs, the mean and 95% t-interval over seeds (:func:`coos_utils.dg.summary.t_interval`, as in
-``dg.csv``).
+runs, the mean and 95% t-interval over seeds (:func:`coos_utils.metrics.t_interval`, as in
+``dg.csv``). :func:`book_baselines` reads the book's own Table 3 to show beside it.
 
 :func:`write_evaluation` writes the results folder ``<results_dir>/<data-id>/eval-<name>/``
 (:func:`evaluation_folder`) in the book's layout, all at once (a half-written folder never
@@ -27,19 +30,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from coos_utils.analysis.confusion import class_sensitivities, confusion_frame
-from coos_utils.analysis.metrics import macro_f1
+from coos_utils.analysis.confusion import (
+    class_sensitivities,
+    confusion_frame,
+    confusion_frames,
+    sensitivity_table,
+)
 from coos_utils.atomic import atomic_path
 from coos_utils.benchmark.classifiers import score_row
 from coos_utils.benchmark.predictions import PredictionRun, read_predictions
 from coos_utils.benchmark.table3 import well_clusters
 from coos_utils.codehash import code_hash
-from coos_utils.data import CoosSplit, load_split
+from coos_utils.data import CoosSplit, load_splits
 from coos_utils.data.digest import file_digest
-from coos_utils.dg.summary import t_interval
+from coos_utils.identity import data_fingerprint, data_id
+from coos_utils.metrics import macro_f1, t_interval
 from coos_utils.reference import SPLIT_NAMES, TEST_SPLITS
-from coos_utils.results.paths import data_fingerprint, data_id
-from coos_utils.results.provenance import COMPLETE, mark_chapter, record_run
+from coos_utils.results.provenance import COMPLETE, FAILED, chapter_status, mark_chapter, record_run
 from coos_utils.results.store import slug, write_csv, write_table3
 
 EVALUATION = "evaluate"
@@ -203,7 +210,7 @@ def evaluate(
     and score them (see the module docstring). Bad files raise
     :class:`~coos_utils.benchmark.predictions.PredictionFileError`, one line per problem."""
     folder = Path(predictions_dir)
-    splits = {split: load_split(data_dir, split) for split in SPLIT_NAMES}
+    splits = load_splits(data_dir)
     runs = read_predictions(folder, {split: len(data) for split, data in splits.items()})
     name = name or folder.resolve().name
     table, scores, summary = score_runs(name, runs, splits, seed, bootstrap_samples)
@@ -233,8 +240,9 @@ def write_evaluation(
     it was scored) go into ``provenance.json``."""
     folder = Path(folder)
     with atomic_path(folder, is_dir=True) as tmp:
+        outputs = evaluation.predictions, evaluation.labels, evaluation.class_names
         written = write_table3(
-            tmp, evaluation.table, evaluation.predictions, evaluation.labels, evaluation.class_names
+            tmp, evaluation.table, sensitivity_table(*outputs), confusion_frames(*outputs)
         )
         written.append(write_csv(evaluation.scores, tmp / "scores.csv"))
         written.append(write_csv(evaluation.summary, tmp / "summary.csv"))
@@ -242,3 +250,12 @@ def write_evaluation(
         record_run(tmp, EVALUATION, data, profile, dict(parameters), code_hash())
         mark_chapter(tmp, EVALUATION, COMPLETE)
     return [folder / p.relative_to(tmp) for p in written] + [folder / "provenance.json"]
+
+
+def book_baselines(folder: str | Path) -> pd.DataFrame | None:
+    """The book's ``table3.csv`` in the results ``folder`` when chapter 03 wrote it there and
+    it is not marked failed; ``None`` otherwise (the comparison then shows the paper only)."""
+    path = Path(folder) / "table3.csv"
+    if not path.is_file() or chapter_status(Path(folder), "03_classifiers") == FAILED:
+        return None
+    return pd.read_csv(path)

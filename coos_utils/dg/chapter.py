@@ -1,0 +1,74 @@
+"""The DG chapters' computation in a few calls, so that their cells hold no control flow.
+
+* :func:`sweep_settings` -- a profile's ``dg`` block reduced to the settings every trial takes.
+* :func:`ablation_draws` -- ERM and the best other method by validation error (no test split).
+* :func:`simulator_ablation` -- the shift ablation on simulated data, each change set against
+  the main sweep's seed range; on real data (whose shifts cannot be switched off) an empty
+  table with the same columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from coos_utils.dg.ablation import against_seed_range, run_ablation
+from coos_utils.dg.summary import seed_range, select_draws
+
+SWEEP_KEYS = ("steps", "batch_size", "eval_every", "width", "max_eval_images")
+"""The keys of a profile's ``dg`` block that every trial takes."""
+ABLATION_COLUMNS = [
+    *("switch", "method", "split", "metric", "mean", "ci_low", "ci_high", "seeds", "change"),
+    *("seed_range", "beyond_seed_range"),
+]
+"""The columns of the ablation table (``dg_ablation.csv``)."""
+
+
+def sweep_settings(dg: Mapping[str, Any]) -> dict[str, Any]:
+    """The trial settings of a profile's ``dg`` block: :data:`SWEEP_KEYS` and the fixed
+    hyperparameters (``hparams_overrides``, empty when the profile has none)."""
+    settings = {key: dg[key] for key in SWEEP_KEYS}
+    settings["hparams_overrides"] = tuple(dg.get("hparams_overrides", ()))
+    return settings
+
+
+def ablation_draws(selection: pd.DataFrame, baseline: str = "ERM") -> dict[str, int]:
+    """``baseline`` and the other method with the lowest validation error, each with the
+    draw the selection chose (``select_draws``'s table); ``baseline`` alone when it is the
+    only method."""
+    chosen = selection.sort_values("validation_error", kind="stable")
+    others = chosen[chosen["method"] != baseline].head(1)
+    picked = pd.concat([chosen[chosen["method"] == baseline], others])
+    return dict(zip(picked["method"], picked["hparams_seed"].astype(int), strict=True))
+
+
+def simulator_ablation(
+    synthetic: bool,
+    data: str | Path,
+    shifts_off: Callable[..., Path],
+    out_dir: str | Path,
+    records: pd.DataFrame,
+    dg: Mapping[str, Any],
+    scheduler: str | None = None,
+    n_workers: int = 2,
+) -> pd.DataFrame:
+    """On simulated data: ERM and the best other method (:func:`ablation_draws`) retrained
+    with each of the profile's ``ablation_switches`` off (``ablation_seeds``), every change
+    marked when it exceeds the main sweep's seed range. On real data: no rows."""
+    if not synthetic:
+        return pd.DataFrame(columns=ABLATION_COLUMNS)
+    table = run_ablation(
+        data,
+        shifts_off,
+        out_dir,
+        draws=ablation_draws(select_draws(records)),
+        seeds=dg["ablation_seeds"],
+        switches=dg["ablation_switches"],
+        scheduler=scheduler,
+        n_workers=n_workers,
+        **sweep_settings(dg),
+    )
+    return against_seed_range(table, seed_range(records))[ABLATION_COLUMNS]
