@@ -89,8 +89,10 @@ def sensitivity_intervals_for(
 
 
 def paper_sensitivities_beside(sens: pd.DataFrame) -> pd.DataFrame:
-    """The sensitivities the paper quotes, with ours for the same representation, classifier,
-    split and class where this run has them ("not run here" otherwise)."""
+    """The sensitivities the paper quotes (real COOS-7), one row per quote and classifier of
+    this run that stands for it (same representation, split and class; the same classifier,
+    or any for DeepLoc's end-to-end quote); a quote with none here keeps one row with an
+    empty ``our classifier`` and ``this run``."""
     rows = []
     for _, quote in paper_sensitivities().iterrows():
         mine = sens[
@@ -99,17 +101,12 @@ def paper_sensitivities_beside(sens: pd.DataFrame) -> pd.DataFrame:
             & (sens["split"] == quote["split"])
             & (sens["class"] == quote["class"])
         ]
-        ours = ", ".join(
-            f"{r.features} + {r.model}: {r.sensitivity:.3f}" for r in mine.itertuples()
-        )
-        rows.append(
-            {
-                **quote[["representation", "model", "split", "class"]].to_dict(),
-                "paper (real COOS-7)": quote["sensitivity"],
-                "here": ours or "not run here",
-            }
-        )
-    return pd.DataFrame(rows)
+        named = f"{quote['representation']} + {quote['model']}"
+        paper = [quote["split"], quote["class"], named, quote["sensitivity"]]
+        ours = [(f"{r.features} + {r.model}", r.sensitivity) for r in mine.itertuples()]
+        rows += [[*paper, *pair] for pair in ours or [(None, float("nan"))]]
+    columns = ["split", "class", "paper's classifier", "paper", "our classifier", "this run"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def row_normalised(counts: pd.DataFrame) -> pd.DataFrame:

@@ -19,7 +19,11 @@ from IPython.display import HTML, Markdown
 from pandas.io.formats.style import Styler
 
 from coos_utils.analysis.claims import RANDOM_INIT
-from coos_utils.analysis.confusion import compare_shifts, top_confusions
+from coos_utils.analysis.confusion import (
+    compare_shifts,
+    paper_sensitivities_beside,
+    top_confusions,
+)
 from coos_utils.analysis.selection import reported_outputs
 from coos_utils.presentation.chapter_table3 import Link, cut_short_sentence, href
 from coos_utils.presentation.findings import pooled_confusions
@@ -30,7 +34,7 @@ from coos_utils.presentation.tables import (
     mark_cut_short,
     readable,
 )
-from coos_utils.reference import SHIFTED, SPLIT_NAMES, TEST_SPLITS, paper_sensitivities
+from coos_utils.reference import SHIFTED, SPLIT_NAMES, TEST_SPLITS
 from coos_utils.results.store import Matrices, confusion_path
 
 POOLED = "pooled", "followed classifiers"
@@ -149,24 +153,12 @@ def intervals_folded(intervals: pd.DataFrame, label: str) -> HTML:
 
 
 def paper_sensitivities_view(sens: pd.DataFrame) -> Styler:
-    """The sensitivities the paper quotes (sections 3.3 and 3.4, real COOS-7), one row per
-    quote and classifier of this run that stands for it (same representation, split and
-    class; the same classifier, or any for DeepLoc's end-to-end quote); a dash for "not run
-    here"."""
-    rows = []
-    for _, quote in paper_sensitivities().iterrows():
-        mine = sens[
-            sens["features"].str.startswith(quote["representation"])
-            & ((sens["model"] == quote["model"]) | quote["model"].startswith("End-to-End"))
-            & (sens["split"] == quote["split"])
-            & (sens["class"] == quote["class"])
-        ]
-        named = f"{quote['representation']} + {quote['model']}"
-        paper = [quote["split"], quote["class"], named, quote["sensitivity"]]
-        ours = [(f"{r.features} + {r.model}", r.sensitivity) for r in mine.itertuples()]
-        rows += [[*paper, *pair] for pair in ours or [(DASH, float("nan"))]]
-    columns = ["split", "class", "paper's classifier", "paper", "our classifier", "this run"]
-    return readable(pd.DataFrame(rows, columns=columns), decimals=3)
+    """The sensitivities the paper quotes (sections 3.3 and 3.4, real COOS-7) beside this
+    run's (:func:`~coos_utils.analysis.confusion.paper_sensitivities_beside`); a dash for
+    "not run here"."""
+    table = paper_sensitivities_beside(sens)
+    table["our classifier"] = table["our classifier"].fillna(DASH)
+    return readable(table, decimals=3)
 
 
 def _groups(matrices: Matrices, followed: pd.DataFrame) -> dict[tuple[str, str], dict]:

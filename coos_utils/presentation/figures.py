@@ -408,39 +408,3 @@ def plot_sensitivity_intervals(intervals: pd.DataFrame, title: str) -> Figure:
     fig.suptitle(title)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
-
-
-@styled
-def plot_training_curves(history: pd.DataFrame, title: str) -> Figure:
-    """Training loss and validation score by iteration, one panel pair per representation;
-    the chosen checkpoint is marked. Columns: representation, iteration, train_loss,
-    val_score, chosen."""
-    names = list(dict.fromkeys(history["representation"]))
-    fig, axes = plt.subplots(
-        2, len(names), figsize=(COLUMN_INCHES, 5.2), squeeze=False, sharex="col"
-    )
-    for k, name in enumerate(names):
-        part = history[history["representation"] == name]
-        loss_ax, val_ax = axes[0, k], axes[1, k]
-        sns.lineplot(data=part, x="iteration", y="train_loss", ax=loss_ax, color=OKABE_ITO[0])
-        scored = part.dropna(subset=["val_score"])
-        sns.lineplot(
-            data=scored, x="iteration", y="val_score", ax=val_ax, marker="o", color=OKABE_ITO[1]
-        )
-        chosen = scored[scored["chosen"].astype(bool)]
-        val_ax.scatter(
-            chosen["iteration"],
-            chosen["val_score"],
-            s=90,
-            facecolors="none",
-            edgecolors="black",
-            zorder=3,
-            label="chosen checkpoint",
-        )
-        loss_ax.set_title(name)
-        loss_ax.set_ylabel("training loss" if k == 0 else "")
-        val_ax.set_ylabel("validation score\n(held-out 20% of train)" if k == 0 else "")
-        val_ax.legend()
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig
