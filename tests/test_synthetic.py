@@ -215,12 +215,13 @@ def test_texture_classifier_shows_the_papers_pattern(splits: dict) -> None:
 def test_plot_examples_shows_classes_and_source(splits: dict) -> None:
     import matplotlib.pyplot as plt
 
-    from coos_utils.presentation.figures import plot_examples
+    from coos_utils.presentation.figures import SHORT_NAMES, plot_examples
 
     chosen = {n: splits[n] for n in ("train", "test3", "test4")}
     fig = plot_examples(chosen, per_class=2, seed=1)
     axes = np.array(fig.axes).reshape(7, 6)
-    assert [ax.get_ylabel() for ax in axes[:, 0]] == list(CLASS_NAMES)
+    shown = [ax.get_ylabel() for ax in axes[:, 0]]  # short names, in class order
+    assert shown == [SHORT_NAMES[name] for name in CLASS_NAMES]
     assert [t for ax in axes[0] if (t := ax.get_title())] == ["train", "test3", "test4"]
     assert "SYNTHETIC" in fig._suptitle.get_text()
     assert all(ax.images for ax in axes.flat)

@@ -37,10 +37,13 @@ def glance_markdown(run: RunContext, figure: Path) -> str:
     """The block for ``run`` (its results folder as the chapters left it); draws the headline
     figure to ``figure`` when Table 3 is there."""
     folder = run.folder
-    if chapter_status(folder, "03_classifiers") != COMPLETE:
+    if (
+        chapter_status(folder, "03_classifiers") != COMPLETE
+        or not (folder / "table3.csv").is_file()
+    ):
         return (
-            f"**Not available on this run:** the classifiers chapter did not complete for "
-            f"{run.label}, so there are no verdicts to show here."
+            "**Not available on this build:** the classifiers chapter did not complete, so "
+            "there are no verdicts to show here."
         )
     table = read_table3(folder)
     evidence, claims = Evidence(table, synthetic=run.synthetic), TABLE_CLAIMS
