@@ -13,6 +13,7 @@ from coos_utils.metrics import (
     bootstrap_ci,
     cluster_bootstrap_ci,
     confusion,
+    seeds_bootstrap_ci,
     sensitivity,
 )
 
@@ -122,3 +123,46 @@ def test_cluster_bootstrap_keeps_classes_and_needs_two_wells_per_class() -> None
     assert np.isnan(cluster_bootstrap_ci(y, pred, single, n_boot=50)).all()
     with pytest.raises(ValueError, match="clusters"):
         cluster_bootstrap_ci(y, pred, wells[:-1])
+
+
+def _noisy_runs(n_runs: int, accuracy: float, size: int = 400) -> tuple[np.ndarray, list]:
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 7, size)
+    runs = [
+        np.where(rng.random(size) < accuracy, y, rng.integers(0, 7, size)) for _ in range(n_runs)
+    ]
+    return y, runs
+
+
+def test_seeds_interval_stays_within_the_error_range_where_a_t_interval_does_not() -> None:
+    y, runs = _noisy_runs(2, 0.15)  # two seeds far apart near the top of the range
+    runs[1] = y.copy()  # and one perfect seed: a t-interval over 2 values leaves [0, 100]
+    mean, low, high = seeds_bootstrap_ci(y, runs, n_boot=300)
+    assert mean == pytest.approx(np.mean([balanced_error(y, r) for r in runs]))
+    assert 0.0 <= low <= mean <= high <= 100.0
+    from coos_utils.metrics import t_interval
+
+    assert t_interval([balanced_error(y, r) for r in runs])[1] < 0.0
+
+
+def test_seeds_interval_of_one_seed_is_the_image_bootstrap() -> None:
+    y, runs = _noisy_runs(1, 0.7)
+    mean, low, high = seeds_bootstrap_ci(y, runs, n_boot=200, seed=3)
+    assert mean == pytest.approx(balanced_error(y, runs[0]))
+    assert (low, high) == pytest.approx(bootstrap_ci(y, runs[0], n_boot=200, seed=3))
+
+
+def test_paired_seeds_interval_is_zero_for_identical_runs_and_signed_otherwise() -> None:
+    y, runs = _noisy_runs(3, 0.6)
+    assert seeds_bootstrap_ci(y, runs, baseline=runs, n_boot=100) == pytest.approx((0, 0, 0))
+    better = [np.where(np.arange(len(y)) % 2 == 0, y, r) for r in runs]
+    mean, low, high = seeds_bootstrap_ci(y, better, baseline=runs, n_boot=300)
+    assert high < 0 and -100 <= low <= mean <= high
+
+
+def test_seeds_interval_by_wells_needs_two_wells_per_class() -> None:
+    y, runs = _noisy_runs(2, 0.6)
+    wells = np.arange(len(y)) % 10
+    _, low, high = seeds_bootstrap_ci(y, runs, clusters=wells, n_boot=100)
+    assert 0 <= low <= high <= 100
+    assert np.isnan(seeds_bootstrap_ci(y, runs, clusters=y, n_boot=100)[1])
