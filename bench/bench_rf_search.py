@@ -1,99 +1,120 @@
-"""Benchmark: wall time of the paper's random-forest search on the training texture features.
+"""Benchmark: Table 3's forest search with its nested cross-validation, two ways, in one run.
 
 Run from the repository root::
 
-    .venv/bin/python bench/bench_rf_search.py                  # all 100 draws x 5 folds
-    .venv/bin/python bench/bench_rf_search.py --draws 10       # a measured tenth, extrapolated
-    .venv/bin/python bench/bench_rf_search.py --data-dir DIR   # any data load_split reads
+    .venv/bin/python bench/bench_rf_search.py                     # the default profile's search
+    .venv/bin/python bench/bench_rf_search.py --profile paper     # 100 draws x 5 folds
+    .venv/bin/python bench/bench_rf_search.py --data-dir DIR      # any data load_split reads
 
-The features come from the package's cache (computed first if needed; ``bench_texture.py``
-reports that cost). The search evaluates exactly the draws that
-``coos_utils.classifiers.make_model("RF")`` evaluates under the ``paper`` profile (same
-sampler, seed, folds and scoring). With ``--draws k < 100`` it evaluates a seeded random
-subset of those 100 draws and extrapolates the time to all 100 twice: in proportion to the
-number of draws, and in proportion to the number of trees (the main driver of cost). The
-final refit of the best draw on all training images is timed separately.
+On the training texture features (from the package's cache, computed first if needed) it
+times, on the same ``--n-jobs`` processes:
+
+* scikit-learn's composition, as the package ran it before: ``RandomizedSearchCV`` (fits in a
+  pool, then the refit on one core) and ``cross_val_predict`` of the same search (three inner
+  searches one after another, each with its refit on one core);
+* :class:`~coos_utils.benchmark.forest_search.NestedForestSearch`: every fit of the main and
+  the inner searches in one pool, no inner refit (the main search made those fits), the final
+  refit's trees spread over the processes.
+
+It prints both wall times (median of ``--repeats``), their ratio (both sides use the same
+processes, so the ratio per core is the same), the number of forests each fits, and whether
+their choices and out-of-fold predictions agree.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 from pathlib import Path
 
 import numpy as np
 import psutil
-from sklearn.model_selection import GridSearchCV, ParameterSampler
+from sklearn.model_selection import RandomizedSearchCV, StratifiedKFold, cross_val_predict
 
 from coos_utils.benchmark.classifiers import make_model
 from coos_utils.data import load_split
 from coos_utils.features import TextureRepresentation, features_for
+from coos_utils.profiles import get_profile
+
+
+def sklearn_composition(x: np.ndarray, y: np.ndarray, draws: int, folds: int, seed: int, jobs: int):
+    """The search refitted on all rows and its nested out-of-fold predictions, as before."""
+    ours = make_model("RF", seed, draws, folds, jobs)
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    search = RandomizedSearchCV(
+        ours.estimator,
+        ours.param_distributions,
+        n_iter=draws,
+        cv=cv,
+        scoring="balanced_accuracy",
+        random_state=seed,
+        n_jobs=jobs,
+    )
+    search.fit(x, y)
+    return search.best_params_, cross_val_predict(search, x, y, cv=cv)
+
+
+def nested_search(x: np.ndarray, y: np.ndarray, draws: int, folds: int, seed: int, jobs: int):
+    """The same with every forest fitted once."""
+    search = make_model("RF", seed, draws, folds, jobs).fit(x, y)
+    return search.best_params_, search.out_of_fold(folds, seed)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="default")
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--work-dir", type=Path, default=Path("data/synthetic"))
     parser.add_argument("--cache-dir", type=Path, default=None)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--n-jobs", type=int, default=-1)
-    parser.add_argument("--draws", type=int, default=100, help="how many of the 100 draws to run")
-    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--n-jobs", type=int, default=psutil.cpu_count())
+    parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
+    profile = get_profile(args.profile)
+    draws, folds = profile.rf_search_draws, profile.cv_folds
 
     if args.data_dir is None:
         from coos_utils.synthetic import ensure_synthetic
 
-        args.data_dir = ensure_synthetic(args.work_dir, "paper", args.seed)
+        args.data_dir = ensure_synthetic(args.work_dir, profile.synthetic_scale, args.seed)
     train = load_split(args.data_dir, "train")
-    rep = TextureRepresentation(n_jobs=args.n_jobs)
-    found = features_for(rep, {"train": train}, cache_dir=args.cache_dir)
-    entry = found.entries["texture"]["train"]
-    x, y = entry.values, train.labels
-    how = "cached" if entry.hit else "computed"
-    print(f"data: {train.data_label}; train features {x.shape} ({how})")
-
-    paper = make_model(
-        "RF", seed=args.seed, search_draws=100, cv_folds=args.folds, n_jobs=args.n_jobs
+    found = features_for(
+        TextureRepresentation(n_jobs=args.n_jobs), {"train": train}, args.cache_dir
     )
-    draws = list(ParameterSampler(paper.param_distributions, 100, random_state=args.seed))
-    k = min(args.draws, len(draws))
-    chosen = sorted(np.random.default_rng(args.seed).choice(len(draws), k, replace=False))
-    subset = [draws[i] for i in chosen]
-    search = GridSearchCV(
-        paper.estimator,
-        param_grid=[{name: [value] for name, value in draw.items()} for draw in subset],
-        scoring=paper.scoring,
-        cv=paper.cv,
-        n_jobs=args.n_jobs,
-        refit=False,
+    x, y = found.entries["texture"]["train"].values, train.labels
+    print(f"data: {train.data_label}; train texture features {x.shape}")
+    print(
+        f"cores: {psutil.cpu_count()}; both sides n_jobs={args.n_jobs}; "
+        f"{draws} draws x {folds} folds"
+    )
+
+    fits = {
+        "scikit-learn composition": draws * folds + 1 + folds * (draws * folds + 1),
+        "NestedForestSearch": draws * folds * (1 + folds) + 1,
+    }  # counted in tests/test_forest_search.py
+    results, times = {}, {}
+    for name, run in (
+        ("scikit-learn composition", sklearn_composition),
+        ("NestedForestSearch", nested_search),
+    ):
+        seconds = []
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            results[name] = run(x, y, draws, folds, args.seed, args.n_jobs)
+            seconds.append(time.perf_counter() - start)
+        times[name] = statistics.median(seconds)
+        print(f"{name:26s} {times[name]:8.1f} s (median of {args.repeats}), {fits[name]} forests")
+    (params_a, oof_a), (params_b, oof_b) = results.values()
+    old, new = times.values()
+    print(
+        f"ratio (composition / nested): {old / new:.2f}x "
+        "(same processes on both sides: the same per core)"
     )
     print(
-        f"cores: {psutil.cpu_count()}, n_jobs={args.n_jobs}; {k} of 100 draws x {args.folds} folds"
+        f"same choice: {params_a == params_b}; "
+        f"same out-of-fold predictions: {np.array_equal(oof_a, oof_b)}"
     )
-    start = time.perf_counter()
-    search.fit(x, y)
-    search_s = time.perf_counter() - start
-
-    best = search.best_params_
-    final = paper.estimator.set_params(**best)
-    start = time.perf_counter()
-    final.fit(x, y)
-    refit_s = time.perf_counter() - start
-
-    trees = [d["model__n_estimators"] for d in draws]
-    by_draws = search_s * len(draws) / k
-    by_trees = search_s * sum(trees) / sum(trees[i] for i in chosen)
-    print(
-        f"search: {k} draws x {args.folds} folds = {k * args.folds} fits in {search_s / 60:.1f} min"
-    )
-    if k < len(draws):
-        print(
-            f"extrapolated to all 100 draws: {by_draws / 60:.0f} min by number of draws, "
-            f"{by_trees / 60:.0f} min by number of trees"
-        )
-    print(f"refit of the best draw on all {len(y)} training images: {refit_s:.0f} s")
-    print(f"best draw: {best}, cross-validated balanced accuracy {search.best_score_:.3f}")
 
 
 if __name__ == "__main__":

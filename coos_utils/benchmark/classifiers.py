@@ -25,6 +25,9 @@ best of many draws on the folds it chose with, is optimistic and is not used. Th
 score any choice between classifiers may use. Nesting multiplies the forest's cost by about
 ``cv_folds`` (each of the ``cv_folds`` outer folds repeats the search on a
 ``(cv_folds - 1) / cv_folds`` share of ``train``): about 3x at ``default``, 5x at ``paper``.
+:class:`~coos_utils.benchmark.forest_search.NestedForestSearch` runs the main and the inner
+searches as one pool of independent fits and fits no forest twice (an inner search's refit is
+a fit the main search already made), with the same choices and predictions.
 The search runs through joblib on ``n_jobs`` local processes or, given a Dask scheduler
 address, on that cluster; the result is the same either way.
 
@@ -44,13 +47,14 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import RandomizedSearchCV, StratifiedKFold, cross_val_predict
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
+from coos_utils.benchmark.forest_search import NestedForestSearch
 from coos_utils.metrics import balanced_error, bootstrap_ci, cluster_bootstrap_ci
 from coos_utils.parallel import joblib_backend
 from coos_utils.reference import SPLIT_NAMES
@@ -108,17 +112,16 @@ def make_l1_lr(seed: int, search_draws: int, cv_folds: int, n_jobs: int | None) 
 
 def make_rf_search(
     seed: int, search_draws: int, cv_folds: int, n_jobs: int | None
-) -> RandomizedSearchCV:
-    """Standardise + random forest, tuned by the paper's random search on the training data."""
-    return RandomizedSearchCV(
+) -> NestedForestSearch:
+    """Standardise + random forest, tuned by the paper's random search on the training data
+    (with the search's nested out-of-fold predictions, each forest fitted once)."""
+    return NestedForestSearch(
         _scaled(RandomForestClassifier(random_state=seed)),
         param_distributions={f"model__{k}": v for k, v in RF_PARAM_GRID.items()},
         n_iter=search_draws,
-        cv=StratifiedKFold(n_splits=cv_folds, shuffle=True, random_state=seed),
-        scoring="balanced_accuracy",
-        random_state=seed,
+        cv_folds=cv_folds,
+        seed=seed,
         n_jobs=n_jobs,
-        refit=True,
     )
 
 
@@ -144,12 +147,16 @@ def cv_error(
     estimator: Any, x_train: np.ndarray, y_train: np.ndarray, cv_folds: int, seed: int
 ) -> float:
     """Balanced error (%) of ``cv_folds``-fold out-of-fold predictions on ``train`` of a fresh
-    copy of ``estimator`` (a search is rerun inside each fold: nested); NaN, with a warning,
+    copy of ``estimator`` (a search is rerun inside each fold: nested; a fitted
+    :class:`NestedForestSearch` already holds those predictions); NaN, with a warning,
     when the training set is too small to cross-validate (e.g. fewer images per fold than
     kNN's k)."""
     folds = StratifiedKFold(n_splits=cv_folds, shuffle=True, random_state=seed)
     try:
-        predicted = cross_val_predict(clone(estimator), x_train, y_train, cv=folds)
+        if isinstance(estimator, NestedForestSearch):  # fitted: nested on these very folds
+            predicted = estimator.out_of_fold(cv_folds, seed)
+        else:
+            predicted = cross_val_predict(clone(estimator), x_train, y_train, cv=folds)
     except ValueError as exc:
         warnings.warn(
             f"no cross-validated error on {len(y_train)} training images: {exc}", stacklevel=2
