@@ -15,10 +15,14 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from coos_utils.evaluate_cli import add_parser as add_evaluate_parser
 from coos_utils.results_cli import add_parser as add_results_parser
+
+if TYPE_CHECKING:
+    from coos_utils.benchmark.table3 import Table3Result
+    from coos_utils.book.context import ChapterRun
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -161,15 +165,23 @@ def _weights(args: argparse.Namespace) -> int:
 def _simulate(args: argparse.Namespace) -> int:
     from coos_utils.synthetic import simulate_dataset
 
-    for path in simulate_dataset(
-        args.out, scale=args.scale, seed=args.seed, progress=not args.quiet
-    ):
+    try:
+        paths = simulate_dataset(
+            args.out, scale=args.scale, seed=args.seed, progress=not args.quiet
+        )
+    except KeyboardInterrupt:  # files are written whole or not at all
+        print(
+            "coos simulate: interrupted by Ctrl-C; finished splits are kept, a partial one is not",
+            file=sys.stderr,
+        )
+        return 130
+    for path in paths:
         print(f"wrote {path}")
     return 0
 
 
 def _book(args: argparse.Namespace) -> int:
-    from coos_utils.book.pipeline import BookBuildError, build_book
+    from coos_utils.book.pipeline import BookBuildError, RunInterrupted, build_book
 
     _project_root("book")
     try:
@@ -177,20 +189,31 @@ def _book(args: argparse.Namespace) -> int:
     except BookBuildError as exc:
         print(f"coos book: {exc}", file=sys.stderr)
         return 1
+    except RunInterrupted as exc:
+        print(f"coos book: {exc}", file=sys.stderr)
+        return exc.exit_code
     return 0
 
 
 def _run(args: argparse.Namespace) -> int:
-    from coos_utils.book.parameters import parse_given
-    from coos_utils.book.pipeline import BookBuildError, run_chapter
+    from coos_utils.book.chapters import chapter
+    from coos_utils.book.parameters import chapter_parameters, check_given, parse_given
 
-    _project_root("run")
+    root = _project_root("run")
     given = parse_given(args.parameters, args.raw_parameters, args.parameters_file)
+    name = chapter(args.chapter).name  # checked before papermill is loaded or data are made
+    check_given(name, given, chapter_parameters(root / "notebooks" / f"{name}.md"))
+
+    from coos_utils.book.pipeline import BookBuildError, RunInterrupted, run_chapter
+
     try:
         run_chapter(args.chapter, given, output=args.output)
     except BookBuildError as exc:
         print(f"coos run: {exc}", file=sys.stderr)
         return 1
+    except RunInterrupted as exc:
+        print(f"coos run: {exc}", file=sys.stderr)
+        return exc.exit_code
     return 0
 
 
@@ -246,13 +269,9 @@ def _features(args: argparse.Namespace) -> int:
 
 
 def _table3(args: argparse.Namespace) -> int:
-    from coos_utils.analysis.confusion import confusion_frames, sensitivity_table
-    from coos_utils.benchmark.representations import make_representation
-    from coos_utils.benchmark.table3 import run_table3
     from coos_utils.book.context import setup_chapter
-    from coos_utils.results.store import write_table3
+    from coos_utils.results.provenance import COMPLETE, FAILED, INTERRUPTED, mark_chapter
 
-    names = args.representations
     run = setup_chapter(
         "03_classifiers",
         args.data_dir,
@@ -261,6 +280,29 @@ def _table3(args: argparse.Namespace) -> int:
         args.results_dir,
         representations=args.representations,
     )
+    try:
+        result, written = _table3_files(run, args)
+    except KeyboardInterrupt:
+        mark_chapter(run.folder, run.name, INTERRUPTED, "stopped by Ctrl-C")
+        raise
+    except Exception as exc:
+        mark_chapter(run.folder, run.name, FAILED, f"{type(exc).__name__}: {exc}")
+        raise
+    mark_chapter(run.folder, run.name, COMPLETE)
+    print(f"Table 3, balanced error % ({run.label})")
+    columns = ["features", "model", "cv_error", *result.labels]
+    print(result.table[columns].round(1).to_string(index=False))
+    print(f"wrote {len(written)} files under {run.folder}")
+    return 0
+
+
+def _table3_files(run: ChapterRun, args: argparse.Namespace) -> tuple[Table3Result, list[Path]]:
+    """Table 3 of ``run`` (a chapter run) and the files written into its results folder."""
+    from coos_utils.analysis.confusion import confusion_frames, sensitivity_table
+    from coos_utils.benchmark.representations import make_representation
+    from coos_utils.benchmark.table3 import run_table3
+    from coos_utils.results.store import write_table3
+
     reps = [
         make_representation(
             name,
@@ -268,7 +310,7 @@ def _table3(args: argparse.Namespace) -> int:
             n_jobs=args.n_jobs,
             progress=not args.quiet,
         )
-        for name in names or run.profile.representations
+        for name in args.representations or run.profile.representations
     ]
     result = run_table3(
         run.splits,
@@ -284,11 +326,7 @@ def _table3(args: argparse.Namespace) -> int:
     written = write_table3(
         run.folder, result.table, sensitivity_table(*outputs), confusion_frames(*outputs)
     )
-    print(f"Table 3, balanced error % ({run.label})")
-    columns = ["features", "model", "cv_error", *result.labels]
-    print(result.table[columns].round(1).to_string(index=False))
-    print(f"wrote {len(written)} files under {run.folder}")
-    return 0
+    return result, written
 
 
 def _representation(name: str) -> str:
@@ -467,13 +505,24 @@ def _warning_printer(command: str) -> Callable[..., None]:
     return show
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that Python's flush at exit raises no second error."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``coos`` command line; bad input ends with a one-line message, exit code 2."""
     args = _parser().parse_args(argv)
     with warnings.catch_warnings():
         warnings.showwarning = _warning_printer(args.command)
         try:
-            return args.handler(args)
+            code = args.handler(args)
+            sys.stdout.flush()  # a closed pipe shows here, not at exit
+            return code
+        except BrokenPipeError:  # the reader went away (`coos ... | head`): nothing to say
+            _silence_stdout()
+            return 0
         except (ValueError, OSError) as exc:
             if not _is_user_error(exc) or os.environ.get("COOS_TRACEBACK"):
                 raise

@@ -68,6 +68,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
+    from coos_utils.presentation.published import evaluation_comparison
     from coos_utils.profiles import get_profile, resolve_data_dir
     from coos_utils.scoring import evaluate, evaluation_folder, write_evaluation
 
@@ -85,6 +86,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     written = write_evaluation(folder, found, profile.name, parameters)
     baselines = _baselines(args.results_dir, found.data["data_id"], args.profile)
     print(_report(found, profile.bootstrap_samples, args.seed, baselines, args.latex))
+    print("\nBeside every published COOS-7 result:\n" + evaluation_comparison(folder))
     print(f"\nwrote {len(written)} files under {folder}")
 
 
@@ -121,9 +123,7 @@ def _report(
             f"{found.name}: {runs} run(s) on {found.data['data_label']} (data id "
             f"{found.data['data_id']}; {bootstrap_samples} bootstrap samples, seed {seed})\n",
             to_markdown(scores_table(found.scores, found.summary)),
-            "Intervals: 95% t-interval over seeds\n"
-            if runs > 1
-            else "Intervals: 95% bootstrap, wells resampled within class (images without wells)\n",
+            interval_note(found.summary, runs) + "\n",
             "Worst test set: "
             + ", ".join(f"{r} {s} ({errors.loc[r, s]:.1f}%)" for r, s in worst.items())
             + "\n",
@@ -133,6 +133,26 @@ def _report(
             to_markdown(found.confusion(shown).reset_index()) + "\n",
             _comparison(found, baselines, latex),
         ]
+    )
+
+
+def interval_note(summary: pd.DataFrame, runs: int) -> str:
+    """The footnote of the scores table: which interval each column shows."""
+    from coos_utils.reference import SPLIT_NAMES
+    from coos_utils.results.collect import IMAGES, WELLS
+
+    if runs == 1:
+        return "Intervals: 95% bootstrap, wells resampled within class (images without wells)"
+    errors = summary[(summary["metric"] == "balanced_error") & summary["split"].isin(SPLIT_NAMES)]
+    kinds = set(errors["interval"])
+    over = {
+        frozenset({WELLS}): "wells (plate + well)",
+        frozenset({IMAGES}): "images",
+    }.get(frozenset(kinds), "wells (images on splits without two wells per class)")
+    return (
+        f"Intervals: balanced error, 95% percentile bootstrap of the mean over the {runs} runs, "
+        f"test {over} resampled within class, every run scored on the same resample; "
+        "macro F1 and the worst test set: range over runs (lowest, highest)"
     )
 
 

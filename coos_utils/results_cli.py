@@ -3,8 +3,10 @@
 ``coos results`` prints one row per folder under ``--results-dir`` (data id, profile, code
 hash, date, status, what it holds). ``coos results collect`` reads the chosen folders
 (:func:`coos_utils.results.collect.collect`) and prints their balanced errors side by side,
-mean and interval per split, in Markdown or (``--latex``) as a booktabs table; ``--csv FILE``
-also writes the long table. Bad input ends with one line and exit code 2 (``coos``'s rule).
+mean and interval per split, in Markdown or (``--latex``) as a booktabs table, each row's
+interval named in its ``interval`` column and the caption; ``--csv FILE`` also writes the long
+table. Bad input ends with one line and exit code 2 (``coos``'s rule); output cut short by its
+reader (``coos results | head``) ends quietly.
 """
 
 from __future__ import annotations
@@ -13,11 +15,23 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-CAPTION = (
-    "Balanced error (%), mean [95% interval]. Table 3 rows: bootstrap over wells (plate + well) "
-    "or, where a row has no well interval, over images, resampled within each class; "
-    "dg.csv rows and evaluations over several seeds: t-interval over seeds."
+import pandas as pd
+
+from coos_utils.results.collect import IMAGES, OUT_OF_RANGE, RANGE, T_OVER_SEEDS, UNNAMED, WELLS
+
+KIND_TEXT = {
+    WELLS: "95% percentile bootstrap, wells (plate + well) resampled within each class",
+    IMAGES: "95% percentile bootstrap, images resampled within each class",
+    RANGE: "lowest and highest value over the seeds",
+    T_OVER_SEEDS: "95% t-interval over the seeds (older files)",
+    UNNAMED: "an interval whose kind dg.csv does not name",
+}
+"""What the caption says of each interval kind (a kind not listed is quoted as written)."""
+SEEDS_NOTE = (
+    "a bootstrap of a mean over seeds scores every seed on the same resample of the test "
+    "images or wells"
 )
+"""The caption's note for rows that are means over seeds."""
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -38,9 +52,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run_results(args: argparse.Namespace) -> int:
     """The handler: list the folders, or collect the chosen ones."""
     if getattr(args, "action", None) == "collect":
-        print(collected_text(args.folders, args.results_dir, args.latex, args.csv))
-    else:
-        print(listing_text(args.results_dir))
+        return _print(collected_text(args.folders, args.results_dir, args.latex, args.csv))
+    return _print(listing_text(args.results_dir))
+
+
+def _print(text: str) -> int:
+    """Print ``text``; 0 (a reader that stops reading, ``| head``, is handled by ``coos``)."""
+    print(text)
     return 0
 
 
@@ -57,6 +75,20 @@ def listing_text(results_dir: Path) -> str:
     )
 
 
+def caption(long: pd.DataFrame) -> str:
+    """The table's caption: what each interval kind in the collected rows' ``interval``
+    column (one or several joined by ``; ``) is."""
+    kinds = long["interval"].astype(str).str.split(";").explode().str.strip()
+    named = [k for k in dict.fromkeys(kinds) if k != OUT_OF_RANGE]
+    said = "; ".join(f"{k}: {KIND_TEXT.get(k, 'as its file names it')}" for k in named)
+    text = f"Balanced error (%), mean [interval]; the interval column names each row's: {said}"
+    if (kinds == OUT_OF_RANGE).any():
+        text += f"; {OUT_OF_RANGE}: the file's interval leaves the error's range"
+    if (long["interval"].isin([WELLS, IMAGES]) & (long["seeds"] > 1)).any():
+        text += f". Rows that are means over seeds: {SEEDS_NOTE}"
+    return text + "."
+
+
 def collected_text(
     folders: list[str], results_dir: Path, latex: bool = False, csv: Path | None = None
 ) -> str:
@@ -67,7 +99,8 @@ def collected_text(
 
     long = collect(folders, results_dir)
     table = wide(long)
-    text = to_latex(table, CAPTION) if latex else f"{to_markdown(table)}\n\n{CAPTION}"
+    note = caption(long)
+    text = to_latex(table, note) if latex else f"{to_markdown(table)}\n\n{note}"
     if csv is not None:
         text += f"\n\nwrote {write_csv(long, csv)}"
     return text

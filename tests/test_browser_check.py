@@ -160,15 +160,31 @@ def test_an_unfolded_code_cell_fails_and_is_named(page: str) -> None:
     ]
 
 
-def test_the_parameters_cell_must_be_there_and_visible(page: str) -> None:
-    folded = page.replace("tag_parameters docutils", "tag_parameters tag_hide-input docutils")
-    assert folding_problems(parse(folded)) == [
-        "the parameters cell is folded; keep it visible, readers change it"
+def test_the_parameters_cells_must_be_there_and_folded(page: str) -> None:
+    """Item 13: the parameters cell and the papermill-injected one are folded like any code
+    (the provenance line names the settings); the parameters cell must be there."""
+    shown = page.replace("tag_parameters tag_hide-input docutils", "tag_parameters docutils")
+    assert folding_problems(parse(shown)) == [
+        "1 code cell(s) not folded (tag hide-input or remove-input): "
+        "`data_dir = None  # None: synthetic`"
     ]
-    missing = page.replace("tag_parameters docutils", "tag_hide-input docutils")
+    injected = page.replace(
+        "tag_injected-parameters tag_hide-input docutils", "tag_injected-parameters docutils"
+    )
+    assert folding_problems(parse(injected)) == [
+        "1 code cell(s) not folded (tag hide-input or remove-input): `# Parameters`"
+    ]
+    missing = page.replace("tag_parameters tag_hide-input docutils", "tag_hide-input docutils")
     assert folding_problems(parse(missing)) == [
         "no parameters cell (a code cell tagged 'parameters')"
     ]
+
+
+def test_a_redacted_path_outside_the_project_is_not_a_machine_path() -> None:
+    """What the pipeline shows for a folder given outside the project passes the path rule;
+    the path it replaces does not."""
+    assert absolute_paths('data_dir = "<outside the project>/COOS7"') == []
+    assert absolute_paths('data_dir = "/mnt/lab/COOS7"') == ["/mnt/lab/COOS7"]
 
 
 def test_summary_and_folding_apply_to_chapters_only(page: str) -> None:

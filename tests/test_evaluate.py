@@ -115,6 +115,9 @@ def test_seeds_are_summarised_and_shown_beside_the_paper_and_the_book(
     summary = pd.read_csv(results / "synthetic-tiny-seed0" / "eval-mine" / "summary.csv")
     test1 = summary.query("split == 'test1' and metric == 'balanced_error'").iloc[0]
     assert test1["mean"] == pytest.approx(100 / 7 / 2) and test1["seeds"] == 2
+    assert test1["interval"] in ("bootstrap, wells", "bootstrap, images")
+    assert test1["ci_low"] >= 0 and test1["ci_high"] <= 100
+    assert "95% percentile bootstrap of the mean over the 2 runs" in out
     assert "worst test" in set(summary["split"])
     assert "| yours | mine | mean of 2 seeds |" in out
     assert "| book | Texture | L1 LR |" in out

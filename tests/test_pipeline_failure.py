@@ -4,6 +4,7 @@ Fast: papermill is replaced by a stand-in that plays a chapter (or fails it)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -208,12 +209,17 @@ def test_results_dir_given_to_coos_run_moves_the_folder_the_rerun_key_watches(
         tmp_path / "results"
     )
     mark_chapter(moved.folder, "01_dataset", COMPLETE)
-    stamp = layout.generated / ".stamps" / "01_dataset.json"
-    stamp.parent.mkdir(parents=True)
-    stamp.write_text('{"key": "k"}')
+    mark_chapter(default.folder, "01_dataset", COMPLETE)
+    layout.generated.mkdir(parents=True)
     (layout.generated / "01_dataset.ipynb").write_text("{}")
+    stamp = pipeline._stamp_path(layout, moved.folder, "01_dataset")
+    stamp.parent.mkdir(parents=True)
+    page = pipeline._page_hash(layout, "01_dataset")
+    stamp.write_text(json.dumps({"key": "k", "page": page}))
     assert pipeline.is_up_to_date(layout, "01_dataset", "k", moved.folder)
-    assert not pipeline.is_up_to_date(layout, "01_dataset", "k", default.folder)
+    assert not pipeline.is_up_to_date(layout, "01_dataset", "k", default.folder)  # no stamp
+    (layout.generated / "01_dataset.ipynb").write_text('{"another": "page"}')
+    assert not pipeline.is_up_to_date(layout, "01_dataset", "k", moved.folder)
 
     # run_chapter checks (and keys) the run made from the given results_dir
     seen: list[tuple[dict, RunContext]] = []

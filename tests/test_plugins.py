@@ -134,10 +134,14 @@ def test_a_bad_method_spec_is_refused_in_one_line_naming_it(spec: str, message: 
 
 
 def test_two_methods_with_one_name_are_refused(tiny_data: Path, tmp_path: Path) -> None:
-    path = tmp_path / "erm_again.py"
-    path.write_text("from coos_utils.dg.algorithms import ERM as _E\n\nclass ERM(_E):\n    pass\n")
+    twins = []
+    for folder in ("a", "b"):
+        path = tmp_path / folder / "twin.py"
+        path.parent.mkdir()
+        path.write_text("from coos_utils.dg.algorithms import ERM\n\nclass Twin(ERM):\n    pass\n")
+        twins.append(f"{path}:Twin")
     with pytest.raises(ValueError, match="share the name"):
-        make_sweep(tiny_data, ["ERM", f"{path}:ERM"], **TINY)
+        make_sweep(tiny_data, twins, **TINY)
 
 
 def test_a_module_class_representation_plugin_is_resolved(

@@ -69,7 +69,7 @@ def test_two_folders_collect_into_one_table(results: Path) -> None:
     assert smoke_knn["test4"] == "40.0 [38.0, 42.0]"  # the well-level interval
     assert table.loc[("synthetic-tiny-seed0/default", "Texture", "kNN"), "test4"].startswith("25.0")
     erm = table.loc[("synthetic-tiny-seed0/smoke", "DG sweep", "ERM")]
-    assert erm["test3"] == "22.0 [20.0, 24.0]" and erm["interval"] == "t over seeds"
+    assert erm["test3"] == "22.0 [20.0, 24.0]" and erm["interval"] == "not named in dg.csv"
     assert erm["train"] == ""  # dg.csv has no train row
 
 

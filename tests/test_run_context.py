@@ -202,3 +202,102 @@ def test_real_data_have_no_shifts_to_switch_off(tmp_path: Path) -> None:
     with pytest.raises(CoosDataError, match="cannot be switched off") as raised:
         run.with_shifts_off("test3_drift")
     assert raised.value.path == run.data_path
+
+
+def test_a_page_shows_no_folder_outside_the_project_and_folds_the_injected_cell(
+    project: Path, tmp_path: Path
+) -> None:
+    """Item 13 (fast): an executed chapter as papermill leaves it, with a data folder, a
+    results folder and a cache outside the project, becomes a page without any of them."""
+    outside = tmp_path / "lab" / "COOS7"
+    shutil.copytree(project / "data" / "synthetic" / "tiny_seed0", outside)
+    run = make_run_context(outside, "smoke", 0, tmp_path / "out", tmp_path / "cache", project)
+    parameters = pipeline.base_parameters(run)
+    assert parameters["data_dir"] == str(outside)  # the kernel gets the real folder
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell("data_dir = None", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(
+            "".join(f"{k} = {v!r}\n" for k, v in parameters.items()),
+            metadata={"tags": ["injected-parameters"]},
+        ),
+        nbformat.v4.new_code_cell(
+            "print(run.folder)",
+            outputs=[nbformat.v4.new_output("stream", text=f"{run.folder}\n{project}/x.csv\n")],
+        ),
+    ]
+    notebook.metadata["papermill"] = {
+        "parameters": parameters,
+        "input_path": f"{tmp_path}/tmpabc/01_dataset.ipynb",
+    }
+    page = pipeline.make_page(notebook, run.public_text)
+    text = json.dumps(page)
+    assert str(outside) not in text and str(tmp_path) not in text and str(project) not in text
+    injected = page.cells[1]
+    assert injected.metadata["tags"] == ["injected-parameters", "hide-input"]
+    assert "data_dir = '<outside the project>/COOS7'" in injected.source
+    assert "results_dir = '<outside the project>/out'" in injected.source
+    assert page.cells[2].outputs[0]["text"] == (
+        "<outside the project>/out/synthetic-tiny-seed0/smoke\nx.csv\n"
+    )
+    assert page.metadata["papermill"]["input_path"] == "01_dataset.ipynb"
+
+
+def test_every_chapter_folds_its_parameters_cell() -> None:
+    """Item 13: the notebooks' own parameters cells are folded (the provenance line names
+    the settings); the pipeline folds the injected one."""
+    import jupytext
+
+    root = Path(__file__).resolve().parents[1]
+    for spec in CHAPTERS:
+        notebook = jupytext.read(root / "notebooks" / f"{spec.name}.md")
+        (cell,) = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
+        assert "hide-input" in cell.metadata["tags"], spec.name
+
+
+@pytest.mark.slow
+def test_a_data_dir_outside_the_project_is_on_no_page(
+    project: Path, tiny_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Item 13 with papermill for real: `coos run -p data_dir /abs/path/outside`; the
+    chapter reads the folder, its page names it only as `<outside the project>/<name>`."""
+    from coos_utils.book.page_rules import absolute_paths
+
+    monkeypatch.setattr(pipeline, "chapter_code_hash", lambda source, root: "code")
+    given = {"profile": "smoke", "data_dir": str(tiny_data)}
+    assert not tiny_data.is_relative_to(project)
+    pipeline.run_chapter("01_dataset", given, root=project, log=lambda line: None)
+    page = nbformat.read(project / "book" / "_generated" / "01_dataset.ipynb", as_version=4)
+    text = json.dumps(page)
+    assert str(tiny_data) not in text and str(project) not in text
+    shown = [c.source for c in page.cells] + [
+        o.get("text", "") for c in page.cells for o in c.get("outputs", [])
+    ]
+    assert not [p for s in shown for p in absolute_paths(s)]
+    (injected,) = [c for c in page.cells if "injected-parameters" in c.metadata["tags"]]
+    assert "hide-input" in injected.metadata["tags"]
+    assert f'data_dir = "<outside the project>/{tiny_data.name}"' in injected.source
+    printed = "".join(o.get("text", "") for c in page.cells for o in c.get("outputs", []))
+    assert "synthetic-tiny-seed0 results/synthetic-tiny-seed0/smoke" in printed
+
+
+@pytest.mark.parametrize("profile", ["smoke", "default", "paper"])
+def test_on_real_data_no_description_says_synthetic(tmp_path: Path, profile: str) -> None:
+    """Item 13: on Zenodo-named files, a chapter's provenance line (data, profile and the
+    profile's description) calls the data real and nothing in it says synthetic."""
+    folder = tmp_path / "coos7"
+    for split in ("train", "test1", "test2", "test3", "test4"):
+        write_coos_hdf5(folder / f"COOS7_v1.1_{split}.hdf5", n=14)
+    run = setup_chapter("01_dataset", folder, profile, 0, tmp_path / "results")
+    line = run.provenance()
+    assert "real data" in line and "synthetic" not in line.lower(), line
+
+
+def test_the_intro_says_which_data_a_profile_uses_only_without_data_dir() -> None:
+    """Item 13: the intro's list of profiles names no data (a book may be built on real data);
+    the synthetic sizes are said for runs without a data_dir."""
+    intro = (Path(__file__).resolve().parents[1] / "book" / "intro.md").read_text()
+    bullets = [line for line in intro.splitlines() if re.match(r"- `(smoke|default|paper)`", line)]
+    assert len(bullets) == 3
+    assert not [b for b in bullets if "synthetic" in b or "what this rendered book shows" in b]
+    assert "Without a `data_dir`, each profile runs on the synthetic stand-in" in intro

@@ -11,11 +11,16 @@ probability of each class, summing to 1 (within :data:`PROBABILITY_TOLERANCE`). 
 (seeds) are sub-folders of one folder (``seed0/``, ``seed1/``, ...), each laid out as above.
 
 :func:`read_predictions` checks every file against the split sizes and reports every problem it
-finds at once, one line each naming the file and the line (``PredictionFileError``).
+finds at once, one line each naming the file and the line (``PredictionFileError``). Reading is
+bounded by the split's size: only regular files are opened (never a device or a pipe), at most
+one row more than the split has images is read, a line may hold at most
+:data:`MAX_LINE_BYTES`, and a value quoted in a problem is cut to :data:`QUOTE_LIMIT`
+characters.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +33,10 @@ from coos_utils.reference import N_CLASSES, SPLIT_NAMES, TEST_SPLITS
 
 PROBABILITY_TOLERANCE = 0.01
 """How far a row's probabilities may sum from 1 (rounding in the file)."""
+MAX_LINE_BYTES = 4096
+"""The longest line a prediction file may have (a row is at most nine numbers)."""
+QUOTE_LIMIT = 40
+"""How many characters of a bad value a problem quotes."""
 SINGLE_RUN = "predictions"
 """The run name of a folder that holds the split files itself (no seed sub-folders)."""
 
@@ -41,6 +50,9 @@ class PredictionFileError(CoosDataError):
 
     def __str__(self) -> str:
         return "\n".join(self.problems)
+
+    def __reduce__(self) -> tuple:
+        return type(self), (self.path, self.problems)
 
 
 @dataclass
@@ -125,35 +137,91 @@ def _read_run(
                 f"{run.folder / f'{split}.csv'}: missing (every run needs test1..test4)"
             )
     for split, path in run.files.items():
-        values, found = _read_file(path, sizes[split], n_classes, tolerance)
+        values, found = read_split_file(path, sizes[split], n_classes, tolerance)
         problems += [f"{path}: {p}" for p in found]
         if not found:
             run.labels[split], run.probabilities[split] = _ordered(values, sizes[split], n_classes)
     return problems
 
 
-def _read_file(
-    path: Path, n_images: int, n_classes: int, tolerance: float
+def read_split_file(
+    path: str | Path,
+    n_images: int,
+    n_classes: int = N_CLASSES,
+    tolerance: float = PROBABILITY_TOLERANCE,
 ) -> tuple[dict[str, np.ndarray], list[str]]:
-    """The file's columns as numbers, and one line per problem (the first offending line
-    named, without the path); later checks are skipped when the columns are unusable."""
+    """The columns of one split's prediction file as numbers, and one line per problem (the
+    first offending line named, without the path); later checks are skipped when the columns
+    are unusable. At most ``n_images + 1`` rows are read (module docstring)."""
+    text, problem = _bounded_text(Path(path), n_images)
+    if problem:
+        return {}, [problem]
     try:
-        text = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        return {}, [f"cannot be read as CSV ({' '.join(str(exc).split())})"]
-    problem = _column_problem(list(text.columns), n_classes)
+        frame = pd.read_csv(
+            io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        return {}, [f"cannot be read as CSV ({_cut(' '.join(str(exc).split()), 200)})"]
+    problem = _column_problem([str(c) for c in frame.columns], n_classes)
     if problem:
         return {}, [problem]
     values, problems = {}, []
-    for column in text.columns:
-        numbers = pd.to_numeric(text[column].str.strip(), errors="coerce").to_numpy(np.float64)
+    for column in frame.columns:
+        numbers = pd.to_numeric(frame[column].str.strip(), errors="coerce").to_numpy(np.float64)
         bad = np.flatnonzero(np.isnan(numbers))
         if len(bad):
-            problems.append(_at(bad, f"{column} {text[column].iloc[bad[0]]!r} is not a number"))
+            problems.append(
+                _at(bad, f"{column} {_quote(frame[column].iloc[bad[0]])} is not a number")
+            )
         values[column] = numbers
     if problems:
         return values, problems
     return values, list(_check_values(values, n_images, n_classes, tolerance))
+
+
+def _bounded_text(path: Path, n_images: int) -> tuple[str, str | None]:
+    """The file's text, header and at most ``n_images`` rows (blank lines dropped), or a
+    problem: not a regular file, a line longer than :data:`MAX_LINE_BYTES` or holding NUL
+    bytes, too many rows or bytes, not UTF-8. Stops reading at the first problem."""
+    if not path.is_file():
+        return "", "not a regular file (a folder, device or pipe); give a CSV file"
+    lines: list[bytes] = []
+    budget = (n_images + 2) * MAX_LINE_BYTES
+    try:
+        with path.open("rb") as handle:
+            for number, line in enumerate(iter(lambda: handle.readline(MAX_LINE_BYTES + 1), b"")):
+                if b"\0" in line:
+                    return "", f"line {number + 1}: holds NUL bytes (a binary file, not CSV)"
+                if len(line) > MAX_LINE_BYTES:
+                    return "", f"line {number + 1}: longer than {MAX_LINE_BYTES} bytes"
+                budget -= len(line)
+                if budget < 0:
+                    return "", f"is larger than {n_images} rows of at most {MAX_LINE_BYTES} bytes"
+                if line.strip():  # blank lines are skipped, as pandas skips them
+                    lines.append(line)
+                if len(lines) > n_images + 1:
+                    return "", (
+                        f"has more than {n_images} rows, the split has {n_images} images "
+                        "(one row per image)"
+                    )
+    except OSError as exc:
+        return "", f"cannot be read ({exc.strerror})"
+    try:
+        return b"".join(lines).decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        return "", f"cannot be read as CSV (not UTF-8 text: byte {exc.start})"
+
+
+def _cut(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """``text``, or its first ``limit`` characters and how many there were."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def _quote(value: str) -> str:
+    """``repr(value)`` cut to :data:`QUOTE_LIMIT` characters of ``value``."""
+    if len(value) <= QUOTE_LIMIT:
+        return repr(value)
+    return f"{value[:QUOTE_LIMIT]!r}... ({len(value)} characters)"
 
 
 def _column_problem(columns: list[str], n_classes: int) -> str | None:
@@ -164,11 +232,11 @@ def _column_problem(columns: list[str], n_classes: int) -> str | None:
         [p for p in probabilities if p not in columns] if set(probabilities) & set(columns) else []
     )
     if len(set(columns)) < len(columns):
-        return f"line 1: a column appears twice ({', '.join(columns)})"
+        return f"line 1: a column appears twice ({_cut(', '.join(columns), 200)})"
     if missing or unknown or partial:
         allowed = f"index,label and optionally {probabilities[0]}..{probabilities[-1]}"
         what = [f"missing {', '.join(missing + partial)}"] if missing or partial else []
-        what += [f"unknown {', '.join(unknown)}"] if unknown else []
+        what += [f"unknown {_cut(', '.join(unknown), 200)}"] if unknown else []
         return f"line 1: columns must be {allowed} ({'; '.join(what)})"
     return None
 

@@ -29,7 +29,7 @@ CAPTION = re.compile(r"^\s*(?:Figure|Fig\.)\s*\d+")
 NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?(?!\w)")  # 5.5, 25; not test3 or FC2
 SUMMARY_CLASSES = frozenset({"chapter-summary", "tag_chapter-summary"})
 FOLDED_CLASSES = frozenset({"tag_hide-input", "tag_remove-input", "tag_hide-cell"})
-PARAMETERS, INJECTED = "tag_parameters", "tag_injected-parameters"
+PARAMETERS = "tag_parameters"
 _SHOWN = 3  # examples of a repeated problem named in the report
 
 
@@ -156,21 +156,16 @@ def _first_line(cell: Tag) -> str:
 
 
 def folding_problems(soup: BeautifulSoup) -> list[str]:
-    """Every code cell is folded (hide-input, remove-input or hide-cell) except the parameters
-    cell, which must be there and visible; the papermill-injected cell may be either."""
+    """Every code cell is folded (hide-input, remove-input or hide-cell), the parameters
+    cell and the papermill-injected one too (the provenance line names the settings); the
+    parameters cell must be there."""
     cells = article(soup).select("div.cell")
     parameters = [c for c in cells if PARAMETERS in _classes(c)]
     problems = [] if parameters else ["no parameters cell (a code cell tagged 'parameters')"]
-    problems += [
-        "the parameters cell is folded; keep it visible, readers change it"
-        for c in parameters
-        if _classes(c) & FOLDED_CLASSES
-    ]
     unfolded = [
         f"`{_first_line(c)}`"
         for c in cells
-        if not _classes(c) & (FOLDED_CLASSES | {PARAMETERS, INJECTED})
-        and c.find(class_="cell_input")
+        if not _classes(c) & FOLDED_CLASSES and c.find(class_="cell_input")
     ]
     if unfolded:
         more = f" and {len(unfolded) - _SHOWN} more" if unfolded[_SHOWN:] else ""

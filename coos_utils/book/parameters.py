@@ -122,8 +122,16 @@ def _text_or_none(value: Any) -> bool:
     return value is None or isinstance(value, str)
 
 
+def _names(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) and v != "" for v in value)
+
+
 def _names_or_none(value: Any) -> bool:
-    return value is None or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+    return value is None or _names(value)
+
+
+def _or_none(test: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda value: value is None or test(value)
 
 
 @dataclass(frozen=True)
@@ -147,8 +155,12 @@ RULES: dict[str, Rule] = {
     "device": Rule(_text_or_none, "a device name or null"),
     "dask_scheduler": Rule(_text_or_none, "a scheduler address or null"),
     "representations": Rule(_names_or_none, "a list of names or null"),
+    "steps": Rule(_or_none(_int_in(1)), "a positive integer or null"),
+    "dg_methods": Rule(_names, "a list of method names or plug-ins (file.py:Class)"),
 }
-"""Value rules by parameter name, applied wherever a chapter declares that name."""
+"""Value rules by parameter name, applied wherever a chapter declares that name. A parameter
+whose default is None has no type to check against: it must have a rule here (a test checks
+every chapter), so that a wrong value is refused before any data are made or a kernel starts."""
 
 
 def _check_value(chapter: str, parameter: Parameter, value: Any) -> None:

@@ -14,6 +14,7 @@ pipeline passes paths in that form, so no page shows a path of the machine that 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,8 @@ from coos_utils.profiles import Profile, get_profile, resolve_data_dir
 from coos_utils.synthetic import Simulation
 
 ROOT_MARKERS = ("_toc.yml", "notebooks")
+OUTSIDE = "<outside the project>"
+"""What a page shows instead of the path of a folder outside the project."""
 
 
 def project_root(start: str | Path | None = None) -> Path:
@@ -111,6 +114,18 @@ class RunContext:
         if resolved.is_relative_to(self.root):
             return resolved.relative_to(self.root).as_posix()
         return str(path)
+
+    def public_text(self, text: str) -> str:
+        """``text`` as a page shows it: the run's folders outside the project (data, results,
+        cache) as ``<outside the project>/<folder name>``, the project root dropped from the
+        paths under it and the home folder as ``~``, whatever paths the user gave."""
+        folders = (self.data_path, self.results_dir, self.cache_dir)
+        outside = {f for f in folders if f is not None and not f.is_relative_to(self.root)}
+        for folder in sorted(outside, key=lambda f: -len(str(f))):
+            text = text.replace(str(folder), f"{OUTSIDE}/{folder.name}")
+        text = text.replace(str(self.root) + os.sep, "")
+        home = str(Path.home())
+        return text.replace(home, "~") if len(home) > 1 else text
 
     def data_record(self) -> dict[str, str]:
         """What ``provenance.json`` says about the data."""

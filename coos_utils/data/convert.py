@@ -105,7 +105,8 @@ def _write_tiffs(split: CoosSplit, folder: Path, batch_size: int, progress: bool
 
 
 def _pack_target(attributes: Path, dest: Path, split: str) -> Path:
-    """Where ``pack`` writes a split: a plain HDF5 file name, always inside ``dest``."""
+    """Where ``pack`` writes a split: a plain HDF5 file name that names ``split`` (and no
+    other), always inside ``dest``."""
     name = read_attributes(attributes).get("source_file", f"COOS7_{split}.hdf5")
     plain = (
         isinstance(name, str)
@@ -120,6 +121,13 @@ def _pack_target(attributes: Path, dest: Path, split: str) -> Path:
             f"source_file {name!r} is not a plain HDF5 file name; pack writes only inside "
             "its destination folder",
         )
+    named = splits_of_name(name)
+    if named != [split]:
+        raise CoosDataError(
+            attributes,
+            f"source_file {name!r} names {' and '.join(named) or 'no split'}, but this is the "
+            f"{split} folder; a split is never written as another",
+        )
     return dest / name
 
 
@@ -128,8 +136,9 @@ def pack(
 ) -> list[Path]:
     """Write every split folder under ``src`` back into one HDF5 file each in ``dest``.
 
-    The file takes its original name when ``attributes.json`` records it, else
-    ``COOS7_<split>.hdf5``. Each file appears only once complete.
+    The file takes its original name when ``attributes.json`` records it (a name that names
+    another split is refused), else ``COOS7_<split>.hdf5``. Each file appears only once
+    complete.
     """
     src, dest = Path(src), Path(dest)
     splits = [s for s in SPLIT_NAMES if (src / s).is_dir()]

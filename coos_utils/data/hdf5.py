@@ -1,4 +1,8 @@
-"""Read and validate one COOS-7 HDF5 file (real or synthetic)."""
+"""Read and validate one COOS-7 HDF5 file (real or synthetic).
+
+The file's identity (size, mtime, inode, device) is taken from the handle that reads the
+labels, so the lazily read images are checked against the very file those labels came from.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ from coos_utils.data.attrs import (
     to_python,
 )
 from coos_utils.data.errors import CoosDataError
-from coos_utils.data.lazy import Hdf5Images
+from coos_utils.data.lazy import FileIdentity, Hdf5Images, check_unchanged
 from coos_utils.data.split import CoosSplit
 from coos_utils.reference import CLASS_NAMES, IMAGE_SHAPE, N_CLASSES
 
@@ -37,6 +41,7 @@ def read_hdf5_split(path: str | Path, split: str) -> CoosSplit:
             path, f"not a readable HDF5 file, truncated or corrupt ({exc})"
         ) from exc
     with handle:
+        opened = FileIdentity.of(os.fstat(handle.id.get_vfd_handle()))
         for key in ("data", "labels"):
             if key not in handle or not isinstance(handle[key], h5py.Dataset):
                 raise CoosDataError(path, f"no '{key}' dataset (found: {sorted(handle.keys())})")
@@ -56,8 +61,9 @@ def read_hdf5_split(path: str | Path, split: str) -> CoosSplit:
         labels = _read_labels(path, handle["labels"], n)
         attrs = {k: to_python(v) for k, v in handle.attrs.items()}
         class_names = _class_names(path, handle, attrs)
-        meta, masks, others = _per_image_datasets(path, handle, n)
-        images = Hdf5Images(path, "data", data.shape, data.dtype)
+        meta, masks, others = _per_image_datasets(path, handle, n, opened)
+        images = Hdf5Images(path, "data", data.shape, data.dtype, opened)
+    check_unchanged(path, opened)  # the labels and metadata are those of the opened file
     source = "synthetic" if attrs.get("coos_source") == "synthetic" else "coos7"
     return CoosSplit(
         name=split,
@@ -120,7 +126,7 @@ def _class_names(path: Path, handle: h5py.File, attrs: dict) -> tuple[str, ...]:
 
 
 def _per_image_datasets(
-    path: Path, handle: h5py.File, n: int
+    path: Path, handle: h5py.File, n: int, opened: FileIdentity
 ) -> tuple[pd.DataFrame, Hdf5Images | None, dict[str, tuple[int, ...]]]:
     columns: dict[str, np.ndarray] = {}
     masks = None
@@ -134,7 +140,7 @@ def _per_image_datasets(
             continue
         if name in MASK_KEYS and dset.ndim == 3 and dset.shape == (n, *IMAGE_SHAPE[1:]):
             check_stored(path, dset, name)
-            masks = Hdf5Images(path, name, dset.shape, dset.dtype)
+            masks = Hdf5Images(path, name, dset.shape, dset.dtype, opened)
         elif dset.ndim == 1 and dset.shape[0] == n:
             check_stored(path, dset, name)
             columns[name] = decode_column(dset[:])

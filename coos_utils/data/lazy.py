@@ -1,11 +1,19 @@
-"""Array-like views of a split's images that read from disk only what is asked for."""
+"""Array-like views of a split's images that read from disk only what is asked for.
+
+Each view remembers the identity of every file it reads (:class:`FileIdentity`: size,
+modification time, inode, device) as it was when the split was opened, and checks it with one
+``stat`` per read and on every (re)open, in each process: a file replaced, truncated or
+rewritten under a split is refused by name, never read as other images (or as zeros) under
+the labels read at opening.
+"""
 
 from __future__ import annotations
 
+import io
 import os
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import h5py
 import numpy as np
@@ -13,6 +21,52 @@ import tifffile
 
 from coos_utils.data import digest
 from coos_utils.data.errors import CoosDataError
+
+
+class FileIdentity(NamedTuple):
+    """What a file was when a split was opened: its size, mtime (ns), inode and device."""
+
+    size: int
+    mtime_ns: int
+    inode: int
+    device: int
+
+    @classmethod
+    def of(cls, info: os.stat_result) -> FileIdentity:
+        return cls(info.st_size, info.st_mtime_ns, info.st_ino, info.st_dev)
+
+    @classmethod
+    def of_path(cls, path: Path) -> FileIdentity:
+        try:
+            return cls.of(os.stat(path))
+        except OSError as exc:
+            raise CoosDataError(path, f"cannot read the file ({exc.strerror or exc})") from exc
+
+    def changes(self, now: FileIdentity) -> str:
+        """The differences from ``now``, in words ("" when there is none)."""
+        found = []
+        if (now.inode, now.device) != (self.inode, self.device):
+            found.append("replaced by another file")
+        if now.size != self.size:
+            found.append(f"size {self.size} -> {now.size}")
+        if now.mtime_ns != self.mtime_ns:
+            found.append("modification time changed")
+        return ", ".join(found)
+
+
+def check_unchanged(path: Path, opened: FileIdentity, now: os.stat_result | None = None) -> None:
+    """Refuse ``path`` when it is no longer the file that was opened (``now``: its stat, taken
+    here when not given)."""
+    if now is None:
+        try:
+            now = os.stat(path)
+        except FileNotFoundError:
+            raise CoosDataError(path, "changed since it was opened (it no longer exists)") from None
+        except OSError as exc:
+            raise CoosDataError(path, f"cannot read the file ({exc.strerror or exc})") from exc
+    changes = opened.changes(FileIdentity.of(now))
+    if changes:
+        raise CoosDataError(path, f"changed since it was opened ({changes}); open the split again")
 
 
 class LazyImages(ABC):
@@ -94,31 +148,55 @@ class LazyImages(ABC):
 class Hdf5Images(LazyImages):
     """The ``data`` dataset of one HDF5 file, opened on first use in each process.
 
-    The open handle is not pickled, so the object can be sent to worker processes.
+    The open handle is not pickled, so the object can be sent to worker processes. Every open
+    and every read checks that the file is still ``opened`` (default: the file as it is now).
     """
 
-    def __init__(self, path: Path, dataset: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
+    def __init__(
+        self,
+        path: Path,
+        dataset: str,
+        shape: tuple[int, ...],
+        dtype: np.dtype,
+        opened: FileIdentity | None = None,
+    ) -> None:
         self.path = Path(path)
         self.dataset = dataset
         self.shape = tuple(shape)
         self.dtype = np.dtype(dtype)
+        self.opened = opened if opened is not None else FileIdentity.of_path(self.path)
         self._handle: h5py.File | None = None
         self._pid: int | None = None
+
+    def check_unchanged(self) -> None:
+        """Refuse the file if it changed since the split was opened (one ``stat``)."""
+        check_unchanged(self.path, self.opened)
 
     def _dset(self) -> h5py.Dataset:
         if self._handle is None or self._pid != os.getpid():
             try:
-                self._handle = h5py.File(self.path, "r")
+                handle = h5py.File(self.path, "r")
             except OSError as exc:
+                self.check_unchanged()
                 raise CoosDataError(self.path, f"cannot open HDF5 file ({exc})") from exc
-            self._pid = os.getpid()
+            try:
+                check_unchanged(self.path, self.opened, os.fstat(handle.id.get_vfd_handle()))
+            except CoosDataError:
+                handle.close()
+                raise
+            self._handle, self._pid = handle, os.getpid()
         return self._handle[self.dataset]
 
     def _guarded(self, read: Any) -> np.ndarray:
+        """``read(dataset)``, then a check that the file did not change during the read (a
+        truncated HDF5 file reads as zeros past its end)."""
         try:
-            return read(self._dset())
+            out = read(self._dset())
         except (OSError, RuntimeError) as exc:
+            self.check_unchanged()
             raise CoosDataError(self.path, f"cannot read '{self.dataset}' ({exc})") from exc
+        self.check_unchanged()
+        return out
 
     def _read_range(self, start: int, stop: int) -> np.ndarray:
         return self._guarded(lambda d: d[start:stop])
@@ -127,6 +205,7 @@ class Hdf5Images(LazyImages):
         self._guarded(lambda d: d.read_direct(out, np.s_[start:stop], np.s_[0 : stop - start]))
 
     def content_digest(self) -> str:
+        self.check_unchanged()  # a remembered hash must be that of the opened file
         return digest.remembered(
             self.path,
             self.dataset,
@@ -153,6 +232,8 @@ class TiffImages(LazyImages):
     """Cells stored as one TIFF per channel; each read checks every file's shape and type.
 
     With ``stack_channels=False`` each cell has one file and the array is (N, H, W) (masks).
+    ``opened`` holds each file's identity when the split was opened (default: as it is now);
+    each file is read whole and checked against it before and after the read.
     """
 
     def __init__(
@@ -161,8 +242,14 @@ class TiffImages(LazyImages):
         image_shape: tuple[int, int],
         dtype: np.dtype | type = np.uint16,
         stack_channels: bool = True,
+        opened: list[tuple[FileIdentity, ...]] | None = None,
     ) -> None:
         self.channel_files = channel_files
+        if opened is None:
+            opened = [tuple(FileIdentity.of_path(p) for p in cell) for cell in channel_files]
+        if [len(cell) for cell in opened] != [len(cell) for cell in channel_files]:
+            raise ValueError("opened must hold one identity per file of channel_files")
+        self.opened = opened
         self.image_shape = tuple(image_shape)
         self.stack_channels = stack_channels
         n_channels = len(channel_files[0]) if channel_files else 2
@@ -172,9 +259,10 @@ class TiffImages(LazyImages):
 
     def _read_one(self, i: int) -> np.ndarray:
         planes = []
-        for path in self.channel_files[i]:
+        for path, opened in zip(self.channel_files[i], self.opened[i], strict=True):
+            raw = _read_unchanged(path, opened)
             try:
-                plane = tifffile.imread(path)
+                plane = tifffile.imread(io.BytesIO(raw))
             except Exception as exc:  # tifffile raises several types for bad files
                 raise CoosDataError(path, f"unreadable TIFF ({exc})") from exc
             if plane.shape != self.image_shape:
@@ -192,6 +280,8 @@ class TiffImages(LazyImages):
     def content_digest(self) -> str:
         """A hash of the bytes of every TIFF file (decoded or not, any change shows)."""
         files = [path for cell in self.channel_files for path in cell]
+        for path, opened in zip(files, (o for cell in self.opened for o in cell), strict=True):
+            check_unchanged(path, opened)  # a remembered hash must be that of the opened file
         return digest.files_digest(files, "tiff-images" if self.stack_channels else "tiff-masks")
 
     def _read_rows(self, rows: np.ndarray) -> np.ndarray:
@@ -199,3 +289,19 @@ class TiffImages(LazyImages):
         for k, i in enumerate(rows):
             out[k] = self._read_one(int(i))
         return out
+
+
+def _read_unchanged(path: Path, opened: FileIdentity) -> bytes:
+    """Every byte of ``path``, refused when the file is not (or stopped being, during the
+    read) the one that was opened."""
+    try:
+        with open(path, "rb") as handle:
+            check_unchanged(path, opened, os.fstat(handle.fileno()))
+            raw = handle.read()
+            check_unchanged(path, opened, os.fstat(handle.fileno()))
+    except OSError as exc:
+        check_unchanged(path, opened)
+        raise CoosDataError(path, f"unreadable TIFF ({exc.strerror or exc})") from exc
+    if len(raw) != opened.size:
+        raise CoosDataError(path, f"short read: {len(raw)} of {opened.size} bytes")
+    return raw

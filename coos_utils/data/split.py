@@ -65,7 +65,11 @@ class CoosSplit:
         return f"real COOS-7 ({self.path.name})"
 
     def iter_batches(self, batch_size: int = 1024, progress: bool = False) -> Iterator[Batch]:
-        """Yield consecutive batches; only one batch of images is in memory at a time."""
+        """Yield consecutive batches; only one batch of images is in memory at a time.
+
+        A file replaced, truncated or rewritten since the split was opened stops the iteration
+        with a :class:`~coos_utils.data.errors.CoosDataError` naming it (each read checks it).
+        """
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         starts = range(0, len(self), batch_size)
@@ -82,15 +86,28 @@ class CoosSplit:
         the per-image metadata (names, types and values) and the file attributes.
 
         The images' hash is computed once per file size and modification time and then
-        remembered (see :mod:`coos_utils.data.digest`); the rest is hashed on each call.
+        remembered (see :mod:`coos_utils.data.digest`); the rest is hashed on each call. The
+        files must still be those opened (same size, mtime, inode), so the fingerprint is that
+        of the labels and images this split reads.
         """
+        return self._digest(json.dumps(self.attrs, sort_keys=True, default=str))
+
+    def content_fingerprint(self) -> str:
+        """:meth:`fingerprint` without the file attributes (which describe where the data came
+        from, such as the simulation's settings) but with the class names: what a feature, a
+        classifier or a trained network computed from the split depends on. Two splits of
+        different simulations with the same images, labels and metadata share it, so work
+        keyed by it is reused (an ablation that leaves this split alone)."""
+        return self._digest(json.dumps(list(self.class_names)))
+
+    def _digest(self, described: str) -> str:
         h = hashlib.blake2b(digest_size=16)
         h.update(json.dumps([self.name, list(self.images.shape), str(self.images.dtype)]).encode())
         h.update(np.ascontiguousarray(self.labels).tobytes())
         columns = [[str(c), str(t)] for c, t in self.meta.dtypes.items()]
         h.update(json.dumps(columns).encode())
         h.update(pd.util.hash_pandas_object(self.meta, index=True).values.tobytes())
-        h.update(json.dumps(self.attrs, sort_keys=True, default=str).encode())
+        h.update(described.encode())
         h.update(_images_digest(self.images).encode())
         if self.masks is not None:
             h.update(b"masks" + _images_digest(self.masks).encode())

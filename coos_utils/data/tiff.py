@@ -4,11 +4,15 @@ This is the layout of the authors' unpack script (class folders named by label n
 one TIFF per channel). Two optional files per split folder, written by ``coos unpack``,
 make the round trip back to HDF5 lossless: ``metadata.csv`` (one row per cell, column
 ``stem`` first) and ``attributes.json`` (the HDF5 file's attributes and name).
+
+Each TIFF's identity (size, mtime, inode, device) is recorded as the split is opened (when its
+header is checked), and every later read of the file is checked against it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -18,7 +22,7 @@ import tifffile
 
 from coos_utils.data.attrs import canonical_meta_names
 from coos_utils.data.errors import CoosDataError
-from coos_utils.data.lazy import TiffImages
+from coos_utils.data.lazy import FileIdentity, TiffImages
 from coos_utils.data.split import CoosSplit
 from coos_utils.reference import CLASSES, IMAGE_SHAPE
 
@@ -77,9 +81,12 @@ def _scan_class_folder(folder: Path) -> dict[str, dict[str, Path]]:
     return cells
 
 
-def _check_header(path: Path, dtype: np.dtype | None) -> np.dtype:
+def _check_header(path: Path, dtype: np.dtype | None) -> tuple[np.dtype, FileIdentity]:
+    """The file's pixel type (checked against ``dtype`` unless None) and the identity of the
+    file whose header was read."""
     try:
-        with tifffile.TiffFile(path) as tif:
+        with open(path, "rb") as handle, tifffile.TiffFile(handle) as tif:
+            opened = FileIdentity.of(os.fstat(handle.fileno()))
             page = tif.pages[0]
             shape, found = tuple(page.shape), np.dtype(page.dtype)
     except Exception as exc:  # tifffile raises several types for bad files
@@ -88,7 +95,17 @@ def _check_header(path: Path, dtype: np.dtype | None) -> np.dtype:
         raise CoosDataError(path, f"image is {shape}, expected {IMAGE_SHAPE[1:]} pixels")
     if dtype is not None and found != dtype:
         raise CoosDataError(path, f"pixels are {found}, expected {dtype}")
-    return found
+    return found, opened
+
+
+def _identities(
+    cells: list[tuple[Path, ...]], checked: dict[Path, FileIdentity]
+) -> list[tuple[FileIdentity, ...]]:
+    """Each file's identity: as its header was checked, else as it is now."""
+    return [
+        tuple(checked[p] if p in checked else FileIdentity.of_path(p) for p in cell)
+        for cell in cells
+    ]
 
 
 def read_tiff_split(root: str | Path, split: str, check_headers: bool = True) -> CoosSplit:
@@ -131,27 +148,33 @@ def read_tiff_split(root: str | Path, split: str, check_headers: bool = True) ->
         raise CoosDataError(folder, f"some cells have masks and others not (e.g. {first})")
 
     mask_dtype = None
+    checked: dict[Path, FileIdentity] = {}
     if check_headers:
         for files in channel_files:
             for path in files:
-                _check_header(path, np.dtype(np.uint16))
+                checked[path] = _check_header(path, np.dtype(np.uint16))[1]
         if all(with_mask) and records:
             for r in records:
-                mask_dtype = _check_header(r[3][MASK_SUFFIX], mask_dtype)
+                mask = r[3][MASK_SUFFIX]
+                mask_dtype, checked[mask] = _check_header(mask, mask_dtype)
     elif all(with_mask) and records:
-        mask_dtype = _check_header(records[0][3][MASK_SUFFIX], None)
+        mask_dtype = _check_header(records[0][3][MASK_SUFFIX], None)[0]
     masks = None
     if all(with_mask) and records:
+        mask_files = [(r[3][MASK_SUFFIX],) for r in records]
         masks = TiffImages(
-            [(r[3][MASK_SUFFIX],) for r in records],
+            mask_files,
             IMAGE_SHAPE[1:],
             mask_dtype,
             stack_channels=False,
+            opened=_identities(mask_files, checked),
         )
     stored = read_attributes(folder / ATTRIBUTES_FILE)
     return CoosSplit(
         name=split,
-        images=TiffImages(channel_files, IMAGE_SHAPE[1:]),
+        images=TiffImages(
+            channel_files, IMAGE_SHAPE[1:], opened=_identities(channel_files, checked)
+        ),
         labels=labels,
         meta=_read_metadata(folder / METADATA_FILE, stems, stored.get("meta_dtypes", {})),
         source="tiff",

@@ -9,7 +9,10 @@ and a dict with the split, the image's index in the split and the split's per-im
 Images are read lazily, one item (or one batch, through ``__getitems__``) at a time. HDF5
 files are opened on first use in each process (:class:`~coos_utils.data.lazy.Hdf5Images`
 keys its handle by process id and drops it when pickled), so every ``DataLoader`` worker opens
-its own handle even when the parent process already read from the file.
+its own handle even when the parent process already read from the file. Each open (in any
+process) and each read checks that the file is still the one the split opened (size, mtime,
+inode, device): a file replaced or truncated meanwhile raises a one-line ``CoosDataError``
+naming it, also from a worker, never other images under the old labels or zero-filled ones.
 
 This module imports torch; ``coos_utils.data`` imports it only when ``CoosDataset`` is used.
 """

@@ -57,16 +57,17 @@ def fit_representation(
     A finished fit in that folder is reused and an interrupted one resumes (the
     representation keeps its checkpoints there).
     """
-    key = cache_key(train.fingerprint(), rep.name, rep.params(), _code(rep), output="fit")
+    key = cache_key(train.content_fingerprint(), rep.name, rep.params(), _code(rep), output="fit")
     rep.work_dir = Path(cache_dir or default_cache_dir()) / rep.name / f"fit-{key}"
     rep.fit(train)
-    rep.fitted_on = train.fingerprint()
+    rep.fitted_on = train.content_fingerprint()
     return rep
 
 
 def _code(rep: Representation) -> str:
     """The code hash of ``rep``'s class: its package modules, and for a plug-in defined outside
-    the package, its source file too (so an edited plug-in never reuses stale features)."""
+    the package, its source file and every module it imports from outside the installed
+    packages too (so an edited plug-in or helper never reuses stale features)."""
     cls = type(rep)
     if cls.__module__.split(".")[0] == "coos_utils":
         return code_hash([cls.__module__])
@@ -92,7 +93,7 @@ def features_for(
     if rep.learns and train is None:
         raise ValueError(f"{rep.name} learns from the 'train' split; none was given")
     code, params = _code(rep), rep.params()
-    fitted_on = train.fingerprint() if rep.learns and train is not None else None
+    fitted_on = train.content_fingerprint() if rep.learns and train is not None else None
     outputs = list(rep.outputs())
     if isinstance(rep, DirectPredictor):
         outputs.append(PREDICTIONS)
@@ -100,7 +101,8 @@ def features_for(
     fitted = not rep.learns or getattr(rep, "fitted_on", None) == fitted_on
     for name, split in splits.items():
         keys = {
-            o: cache_key(split.fingerprint(), rep.name, params, code, fitted_on, o) for o in outputs
+            o: cache_key(split.content_fingerprint(), rep.name, params, code, fitted_on, o)
+            for o in outputs
         }
         paths = {o: entry_path(cache_dir, rep.name, name, keys[o], o) for o in outputs}
         found = {o: read_entry(paths[o], keys[o]) for o in outputs}

@@ -11,6 +11,7 @@ end) implements :class:`DirectPredictor` as well.
 from __future__ import annotations
 
 import inspect
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
@@ -143,7 +144,8 @@ class DirectPredictor(ABC):
 def check_outputs(
     representation: Representation, split: CoosSplit, values: Mapping[str, np.ndarray]
 ) -> None:
-    """Raise if ``transform`` returned other outputs than declared, or wrong row counts."""
+    """Raise if ``transform`` returned other outputs than declared, wrong row counts, or NaN
+    or infinite values (a diverged fit): such features are never cached nor classified."""
     declared = set(representation.outputs())
     if set(values) != declared:
         raise ValueError(
@@ -154,4 +156,11 @@ def check_outputs(
             raise ValueError(
                 f"{representation.name}/{output} gave {array.shape} for {len(split)} images "
                 f"of split {split.name!r}"
+            )
+        bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
+        if bad:
+            params = json.dumps(representation.params(), sort_keys=True, default=str)
+            raise ValueError(
+                f"{representation.name} with parameters {params} gave {bad} NaN or infinite "
+                f"values in output {output!r} of split {split.name!r}; they were not cached"
             )

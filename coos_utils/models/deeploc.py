@@ -335,7 +335,7 @@ class DeepLocRepresentation(Representation, DirectPredictor):
                 self.iterations,
                 self.eval_every,
                 self.batch_size,
-                identity={"params": self.params(), "train": train.fingerprint()},
+                identity={"params": self.params(), "train": train.content_fingerprint()},
             )
             outcome = training.reuse_finished(model, plan, self.work_dir) or self._train(
                 model, plan, train, device
@@ -393,7 +393,7 @@ class DeepLocRepresentation(Representation, DirectPredictor):
         """(FC2, predicted labels) of ``split``; the last split's pass is kept for reuse."""
         if not hasattr(self, "model_"):
             raise RuntimeError("DeepLocRepresentation: call fit(train) first")
-        key = split.fingerprint()
+        key = split.content_fingerprint()
         if self._last_pass is not None and self._last_pass[0] == key:
             return self._last_pass[1], self._last_pass[2]
         device = next(self.model_.parameters()).device

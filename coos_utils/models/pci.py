@@ -271,7 +271,7 @@ class PciRepresentation(Representation):
                 self.iterations_,
                 eval_every,
                 self.batch_size,
-                identity={"params": self.params(), "train": train.fingerprint()},
+                identity={"params": self.params(), "train": train.content_fingerprint()},
             )
             outcome = training.reuse_finished(model, plan, self.work_dir) or self._train(
                 model, plan, train, groups, (fit_rows, val_rows), device

@@ -1,7 +1,8 @@
 """A model's Table 3 rows beside the paper's and the book's baselines, as Markdown or LaTeX.
 
 Rows come from three sources: ``yours`` (each run, and the mean over runs with its 95%
-t-interval over seeds when there are several), ``paper`` (the published Table 3, no
+bootstrap interval when there are several: every seed scored on the same resample of test
+wells or images), ``paper`` (the published Table 3, no
 intervals) and ``book`` (the baselines' ``table3.csv`` computed on the same data, only the rows
 that stand for the paper's: ``chosen_by_cv`` not False). Cells read ``error [low, high]``; the
 last column names each row's worst test set.
@@ -31,7 +32,7 @@ LATEX_SPECIALS = {
 
 def mean_row(table: pd.DataFrame, summary: pd.DataFrame, splits: Sequence[str]) -> dict:
     """A Table 3 row for the mean over runs: ``summary``'s balanced-error means and
-    t-intervals, written under both interval kinds so either display shows them."""
+    bootstrap intervals of the mean over seeds, written under both interval kinds so either display shows them."""
     errors = summary[summary["metric"] == "balanced_error"].set_index("split")
     row = {"features": table["features"].iloc[0], "model": f"mean of {len(table)} seeds"}
     for split in splits:
@@ -91,7 +92,10 @@ def _caption(kind: str, several: bool) -> str:
         f"{what} resampled within each class (as in the book's Table 3)"
     )
     if several:
-        text += "; the mean-of-seeds row: 95% t-interval over seeds"
+        text += (
+            "; the mean-of-seeds row: 95% percentile bootstrap of the mean over seeds (every "
+            "seed scored on the same resample of test wells or images)"
+        )
     return text + ". The paper's rows have no intervals."
 
 
@@ -132,7 +136,8 @@ def _with_interval(value: float, low: float, high: float) -> str:
 
 def scores_table(scores: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
     """Per split: balanced error and macro F1 (%) as text. One run: its bootstrap interval
-    (wells when the split has one, else images); several: mean and t-interval over seeds."""
+    (wells when the split has one, else images); several: mean over seeds and its
+    bootstrap interval (the summary's ``interval`` column names its kind)."""
     if scores["run"].nunique() == 1:
         rows = []
         for row in scores.itertuples(index=False):

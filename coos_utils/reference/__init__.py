@@ -58,6 +58,38 @@ def paper_sensitivities() -> pd.DataFrame:
     return _read("paper_sensitivities.csv")
 
 
+PUBLISHED_METRICS = ("balanced_error", "accuracy", "unstated")
+"""What a published number measures (percent): the paper's balanced error, plain accuracy, or a
+score whose source does not say which metric it is. Unlike metrics never share a column."""
+PUBLISHED_COLUMNS = (
+    "source", "year", "representation", "classifier", "metric", "split", "value", "ci95",
+    "protocol", "url", "verified",
+)  # fmt: skip
+
+
+def published_results() -> pd.DataFrame:
+    """COOS-7 results published after the paper, one row per method and test set (see
+    ``published_results.csv``: metric, protocol, source and what was verified, for each).
+
+    Raises ``ValueError`` naming the file when a column, metric, split or value is wrong."""
+    name = "published_results.csv"
+    frame = _read(name)
+    missing = [c for c in PUBLISHED_COLUMNS if c not in frame.columns]
+    keys = ["source", "representation", "classifier", "metric", "split"]
+    problems = [f"columns {missing} missing"] if missing else []
+    if not missing:
+        problems += [f"unknown metric {m!r}" for m in set(frame["metric"]) - set(PUBLISHED_METRICS)]
+        problems += [f"unknown split {s!r}" for s in set(frame["split"]) - set(TEST_SPLITS)]
+        values = pd.to_numeric(frame["value"], errors="coerce")
+        if not values.between(0, 100).all():
+            problems.append("a value is missing or outside [0, 100]")
+        if frame.duplicated(keys).any():
+            problems.append("a method has two values for one metric and split")
+    if problems:
+        raise ValueError(f"{name} (coos_utils.reference): " + "; ".join(problems))
+    return frame
+
+
 CLASSES: tuple[CoosClass, ...] = tuple(
     CoosClass(int(row.label), str(row.name), str(row.short))
     for row in paper_classes().itertuples(index=False)
@@ -95,4 +127,7 @@ __all__ = [
     "paper_sensitivities",
     "paper_table2",
     "paper_table3",
+    "PUBLISHED_COLUMNS",
+    "PUBLISHED_METRICS",
+    "published_results",
 ]

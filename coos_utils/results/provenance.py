@@ -6,9 +6,11 @@ are generated from this record.
 
 Each chapter entry has a ``status``: ``"running"`` from the chapter's setup on,
 ``"complete"`` once the book pipeline saw the whole chapter finish, ``"failed"`` (with
-``error``, a one-line summary, and ``failed_at``) when it did not. The top-level ``status``
-sums them up (``failed`` if any chapter failed). Results of a failed chapter may be partial:
-:func:`refuse_failed` stops a chapter that would read them.
+``error``, a one-line summary, and ``failed_at``) when it did not, ``"interrupted"`` (with
+``error`` naming the signal, ``interrupted_at`` and ``completed``, the chapters of the same run
+that had completed) when Ctrl-C or SIGTERM stopped it. The top-level ``status`` sums them up
+(``failed`` if any chapter failed, else ``interrupted`` if any was). Results of a failed or
+interrupted chapter may be partial: :func:`refuse_failed` stops a chapter that would read them.
 """
 
 from __future__ import annotations
@@ -25,7 +27,10 @@ from coos_utils.atomic import atomic_write_text
 from coos_utils.data.errors import CoosDataError
 
 PROVENANCE = "provenance.json"
-RUNNING, COMPLETE, FAILED = "running", "complete", "failed"
+RUNNING, COMPLETE, FAILED, INTERRUPTED = "running", "complete", "failed", "interrupted"
+UNFINISHED = (FAILED, INTERRUPTED)
+"""Statuses whose results may be partial."""
+_OUTCOME_KEYS = ("error", "failed_at", "interrupted_at", "completed", "finished")
 VERSIONED = ("numpy", "scikit-learn", "torch", "mahotas", "pandas", "h5py")
 
 
@@ -96,26 +101,37 @@ def _now() -> str:
 def _write(folder: Path, record: dict[str, Any]) -> dict[str, Any]:
     """Store ``record`` (its top-level status recomputed) as ``folder/provenance.json``."""
     statuses = {run.get("status") for run in record.get("chapters", {}).values()}
-    record["status"] = next((s for s in (FAILED, RUNNING) if s in statuses), COMPLETE)
+    record["status"] = next((s for s in (*UNFINISHED, RUNNING) if s in statuses), COMPLETE)
     text = json.dumps(record, indent=2, sort_keys=True, default=str)
     atomic_write_text(folder / PROVENANCE, text)
     return record
 
 
 def mark_chapter(
-    folder: Path, chapter: str, status: str, error: str | None = None
+    folder: Path,
+    chapter: str,
+    status: str,
+    error: str | None = None,
+    completed: list[str] | None = None,
 ) -> dict[str, Any]:
     """Set ``chapter``'s status in ``folder/provenance.json``: ``complete`` (with the time
-    it finished) or ``failed`` (with ``error``, one line, and the time); return the record."""
-    if status not in (COMPLETE, FAILED):
-        raise ValueError(f"status must be {COMPLETE!r} or {FAILED!r}, not {status!r}")
+    it finished), ``failed`` (with ``error``, one line, and the time) or ``interrupted``
+    (with ``error``, the time and ``completed``, the chapters of the run that had completed
+    before it); return the record."""
+    if status not in (COMPLETE, *UNFINISHED):
+        raise ValueError(
+            f"status must be one of {COMPLETE}, {FAILED}, {INTERRUPTED}, not {status!r}"
+        )
     record = read_provenance(folder)
     run = record.setdefault("chapters", {}).setdefault(chapter, {})
-    run.pop("error", None)
-    run.pop("failed_at", None)
+    for key in _OUTCOME_KEYS:
+        run.pop(key, None)
     run["status"] = status
     if status == FAILED:
         run.update(error=_one_line(error or "unknown error"), failed_at=_now())
+    elif status == INTERRUPTED:
+        reason = _one_line(error or "interrupted")
+        run.update(error=reason, interrupted_at=_now(), completed=list(completed or []))
     else:
         run["finished"] = _now()
     folder.mkdir(parents=True, exist_ok=True)
@@ -133,15 +149,18 @@ def chapter_status(folder: Path, chapter: str) -> str | None:
 
 
 def refuse_failed(folder: Path, chapters: tuple[str, ...] | list[str]) -> None:
-    """A :class:`CoosDataError` naming ``folder`` if any of ``chapters`` failed there."""
+    """A :class:`CoosDataError` naming ``folder`` if any of ``chapters`` failed there or was
+    interrupted."""
     runs = read_provenance(folder).get("chapters", {})
     for chapter in chapters:
         run = runs.get(chapter, {})
-        if run.get("status") == FAILED:
+        status = run.get("status")
+        if status in UNFINISHED:
+            when = run.get("failed_at") or run.get("interrupted_at") or "?"
             raise CoosDataError(
                 folder,
-                f"the results of chapter {chapter} are marked failed in {PROVENANCE} "
-                f"({run.get('error', 'no error recorded')}, {run.get('failed_at', '?')}); "
+                f"the results of chapter {chapter} are marked {status} in {PROVENANCE} "
+                f"({run.get('error', 'no error recorded')}, {when}); "
                 f"they may be partial and are not read: rerun {chapter} first",
             )
 

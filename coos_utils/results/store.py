@@ -6,6 +6,7 @@ counts from :mod:`coos_utils.analysis.confusion`) to write.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,11 +20,24 @@ from coos_utils.reference import SPLIT_NAMES
 Matrices = Mapping[tuple[str, str, str], pd.DataFrame]
 """Confusion counts (rows: true class) keyed by (features, model, split)."""
 FIGURE_FORMATS = ("png", "svg")
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,59}")
+"""A name :func:`unique_slug` keeps as it is (at most 60 file-safe characters)."""
 
 
 def slug(text: str) -> str:
     """A file-name-safe form of a Table 3 name: ``L1 LR`` -> ``L1_LR``."""
     return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")
+
+
+def unique_slug(text: str) -> str:
+    """A file-name-safe form of ``text`` that differs for different texts and is never empty:
+    ``text`` itself when it is already safe (:data:`SAFE_NAME`), else its :func:`slug` (cut
+    to 40 characters) and 8 hex of its SHA-256: ``my model`` -> ``my_model-1b2a...``,
+    ``my-model`` -> ``my-model``."""
+    if SAFE_NAME.fullmatch(text):
+        return text
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return "-".join(part for part in (slug(text)[:40], digest) if part)
 
 
 def confusion_path(folder: Path, features: str, model: str, split: str) -> Path:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -97,13 +99,31 @@ def _render(job: _Job) -> np.ndarray:
     return render_cells(rng, job.conditions, job.params)
 
 
+PARENT_POLL_SECONDS = 0.5
+"""How often a worker checks that the process that started it is still alive."""
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Pool initializer: end this worker as soon as ``parent`` is gone (killed, even with
+    SIGKILL), so that no worker outlives the command that started it."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _in_order(jobs: Iterable[_Job], workers: int) -> Iterator[np.ndarray]:
-    """Results of ``jobs`` in their order, at most ``2 * workers`` of them in flight."""
+    """Results of ``jobs`` in their order, at most ``2 * workers`` of them in flight; the
+    workers end with this process, however it ends."""
     if workers <= 1:
         yield from map(_render, jobs)
         return
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+    watched = {"initializer": _exit_with_parent, "initargs": (os.getpid(),)}
+    with ProcessPoolExecutor(workers, mp_context=context, **watched) as pool:
         pending: deque[Future[np.ndarray]] = deque()
         queue = iter(jobs)
         for job in queue:
