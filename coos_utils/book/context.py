@@ -11,6 +11,8 @@ are written by package functions (``run.save_figure``, ``run.write_csv`` and the
 
 from __future__ import annotations
 
+import json
+import shlex
 import warnings
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -22,11 +24,14 @@ from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 
 from coos_utils.book.chapters import chapter
+from coos_utils.book.parameters import chapter_defaults
 from coos_utils.book.run_context import RunContext, make_run_context
 from coos_utils.codehash import code_hash
 from coos_utils.results.provenance import provenance_line, record_run, refuse_failed
 from coos_utils.results.store import save_figure, write_csv
 
+EXECUTION_PARAMETERS = frozenset({"cache_dir", "device", "n_jobs", "dask_scheduler", "n_workers"})
+"""Chapter parameters that decide where and how fast a chapter runs, never its numbers."""
 SITE_RESULTS = "../../results"
 """Where a rendered chapter (``book/_generated/<name>.html``) finds the published results."""
 
@@ -50,11 +55,27 @@ class ChapterRun(RunContext):
         return f"[`{path.name}`]({SITE_RESULTS}/{relative})"
 
     def regenerate_command(self) -> str:
-        """The one command that rebuilds this chapter's files on one's own data."""
-        command = f"coos run {self.name} -p profile {self.profile.name}"
-        if self.synthetic:
-            return command + f" -p seed {self.seed}"
-        return command + " -p data_dir /path/to/COOS7"
+        """The one command that rebuilds this chapter's files: the profile, the seed, every
+        parameter given a value other than the chapter's default (representations, seeds,
+        plug-in specs, results folder...), and the data folder as a placeholder (a page shows
+        no path of the machine that built it). Settings that only say where and how fast it
+        runs (:data:`EXECUTION_PARAMETERS`) are left out: they change no number."""
+        given = self.record.get("chapters", {}).get(self.name, {}).get("parameters", {})
+        defaults = chapter_defaults(self.root, self.name)
+        parts = ["coos", "run", self.name, "-p", "profile", self.profile.name]
+        if given.get("data_dir") is not None:
+            placeholder = "/path/to/synthetic-data" if self.synthetic else "/path/to/COOS7"
+            parts += ["-p", "data_dir", placeholder]
+        parts += ["-p", "seed", str(self.seed)]
+        for key, value in given.items():
+            if key in EXECUTION_PARAMETERS or key in ("data_dir", "seed", "profile_settings"):
+                continue
+            default = defaults.get(key) if defaults else None  # no source: every value given
+            if key == "results_dir" and value is not None and Path(value).is_absolute():
+                value = "/path/to/results"  # outside the project: no path of this machine
+            if value != default:
+                parts += ["-p", key, json.dumps(value)]  # JSON is YAML, as -p reads it
+        return shlex.join(parts)
 
     def table_note(self, *paths: Path) -> Markdown:
         """Under a table: links to the CSV files it shows and the command that regenerates them."""

@@ -58,6 +58,15 @@ def chapter_parameters(source: Path) -> list[Parameter]:
     return found
 
 
+def chapter_defaults(root: Path, name: str) -> dict[str, Any]:
+    """Name -> default value of the chapter ``name``'s parameters, read from
+    ``<root>/notebooks/<name>.md``; empty when the source is not there (a published copy)."""
+    source = root / "notebooks" / f"{name}.md"
+    if not source.is_file():
+        return {}
+    return {parameter.name: parameter.default for parameter in chapter_parameters(source)}
+
+
 def parse_given(
     values: Sequence[tuple[str, str]] = (),
     raw: Sequence[tuple[str, str]] = (),
