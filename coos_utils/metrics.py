@@ -25,6 +25,12 @@ from scipy import stats
 
 from coos_utils.reference import N_CLASSES
 
+WELLS, IMAGES = "bootstrap, wells", "bootstrap, images"
+"""Interval kinds: a percentile bootstrap resampling wells (plate + well), or images, within
+class; every results file names its intervals with these words (an ``interval`` column)."""
+RANGE = "range over seeds"
+"""Interval kind: the lowest and highest value over runs (seeds)."""
+
 
 def _check(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     y_true = np.asarray(y_true).astype(np.int64, copy=False)

@@ -3,14 +3,39 @@
 Every parallel loop of the package (feature extraction, the random-forest search) goes
 through joblib and is wrapped in :func:`joblib_backend`, so one argument decides whether it
 runs on this machine's cores or on a Dask cluster given by its scheduler address.
+:func:`usable_cores` says how many cores this process may really use, which sizes torch's
+threads and the local worker pools.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import joblib
+
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+"""cgroup v2's CPU quota of this process's group (``"max 100000"``: none)."""
+
+
+def usable_cores(cpu_max: Path = CGROUP_CPU_MAX) -> int:
+    """The cores this process may really use: those it is allowed to run on (its CPU
+    affinity, e.g. ``taskset`` or a container's cpuset), capped by a cgroup CPU quota
+    (``docker --cpus``); ``os.cpu_count()`` counts every core of the machine."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)
 
 
 @contextlib.contextmanager

@@ -7,9 +7,12 @@ A plug-in is named in one of three ways, wherever a built-in name is accepted:
   derived from the file's path and content, so an edited file is loaded afresh, and so is one
   whose helper modules were edited); the file's folder is added to the end of ``sys.path``, so
   it can import modules beside it;
-* an entry point in the group ``coos_utils.algorithms`` (DG methods) or
-  ``coos_utils.representations`` (representations) of an installed distribution, under its
+* an entry point in the group ``coos_utils.algorithms`` (DG methods),
+  ``coos_utils.representations`` (representations) or ``coos_utils.backbones`` (DG backbone
+  factories, :mod:`coos_utils.dg.backbones`) of an installed distribution, under its
   entry-point name (``[project.entry-points."coos_utils.algorithms"] MyDG = "pkg.mod:MyDG"``).
+
+A plug-in is a class (:func:`resolve`), or for a backbone a function (:func:`resolve_function`).
 
 A relative file is found in the book's chapters folder (``notebooks/``), then the project root
 (the folder above with ``_toc.yml`` and ``notebooks/``), never in whatever folder the process
@@ -44,6 +47,7 @@ from coos_utils.registry import lookup
 
 ALGORITHM_GROUP = "coos_utils.algorithms"
 REPRESENTATION_GROUP = "coos_utils.representations"
+BACKBONE_GROUP = "coos_utils.backbones"
 SEPARATOR = ":"
 ROOT_MARKERS = ("_toc.yml", "notebooks")
 """What makes a folder the project root (as :func:`coos_utils.book.run_context.project_root`)."""
@@ -210,6 +214,28 @@ def resolve(
     return _guard_exits(found, shown, ("__init__", *calls))
 
 
+def resolve_function(
+    name: str, builtins: Mapping[str, Callable[..., Any]], group: str, kind: str
+) -> Callable[..., Any]:
+    """The function ``name`` stands for, found as :func:`resolve` finds a class (a built-in
+    name, a ``module:function`` / ``file.py:function`` spec, an entry point of ``group``); an
+    entry point named like a built-in (case aside) is refused. A ``sys.exit`` in the function
+    is a one-line error naming it; :func:`inspect.unwrap` gives the plug-in's own function."""
+    if name in builtins:
+        return builtins[name]
+    if is_spec(name):
+        found, shown = load_object(name), label(name)
+    else:
+        installed = entry_points(group)
+        if name not in installed:
+            return lookup({**builtins, **installed}, name, kind)
+        refuse_builtin_name(name, [name], builtins, kind)
+        found, shown = load_object(installed[name]), f"{name} ({installed[name]})"
+    if not callable(found):
+        raise ValueError(f"{kind} plug-in {shown!r}: {found!r} is not a function")
+    return _guarded(found, shown, getattr(found, "__name__", "its call"))
+
+
 def entry_points(group: str) -> dict[str, str]:
     """Entry-point name -> ``module:Class`` of every installed plug-in of ``group``."""
     return {ep.name: ep.value for ep in importlib.metadata.entry_points(group=group)}
@@ -347,10 +373,11 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def source_digest(cls: type) -> str:
-    """A hash of a plug-in's code: the file that defines ``cls`` and every module that file
-    imports (directly or through one another) from outside the installed packages and this
-    package; its name and qualified name if the source cannot be found."""
+def source_digest(cls: type | Callable[..., Any]) -> str:
+    """A hash of a plug-in's code: the file that defines ``cls`` (a class, or a function such
+    as a backbone factory) and every module that file imports (directly or through one
+    another) from outside the installed packages and this package; its name and qualified
+    name if the source cannot be found."""
     digest = hashlib.blake2b(cls.__qualname__.encode(), digest_size=8)
     try:
         path = inspect.getsourcefile(cls)

@@ -25,18 +25,22 @@ class Profile:
     rf_search_draws: int
     cv_folds: int
     bootstrap_samples: int
-    representations: tuple[str, ...] = ("texture",)
+    representations: Sequence[str] = ("texture",)
     """The representations Table 3 is computed on (names in the feature registry)."""
     representation_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """Per representation, the parameters this profile overrides (sizes, iterations)."""
     rf_top_outputs: int = 3
     """A representation with more outputs gets the forest search only on this many of them."""
     dg: Mapping[str, Any] = field(default_factory=dict)
-    """The domain-generalisation chapter's sizes: methods, draws, seeds, steps, width, ablation."""
+    """The domain-generalisation chapter's sizes: methods, draws, seeds, steps, width, ablation;
+    ``max_val_images`` caps the training-domain validation images a trial scores (test sets
+    are always scored in full), ``max_shift_images`` the images per split of the shift
+    measures (``None``: all)."""
 
     def to_record(self) -> dict[str, Any]:
         """Plain values for the provenance record."""
         record = asdict(self)
+        record["representations"] = list(self.representations)
         record["dg"] = {
             k: list(v) if isinstance(v, BuiltinMethods) else v for k, v in self.dg.items()
         }
@@ -72,7 +76,19 @@ class BuiltinMethods(Sequence[str]):
         return repr(self._names())
 
 
-ALL_REPRESENTATIONS = ("texture", "deeploc", "vgg16", "pci")
+class BuiltinRepresentations(BuiltinMethods):
+    """The names of the built-in representations, read from their registry
+    (:data:`coos_utils.benchmark.representations.REPRESENTATIONS`) when first used: the CNNs
+    import torch, which reading a profile does not need. Behaves as a tuple of the names."""
+
+    def _names(self) -> tuple[str, ...]:
+        from coos_utils.benchmark.representations import REPRESENTATIONS
+
+        return tuple(REPRESENTATIONS)
+
+
+ALL_REPRESENTATIONS = BuiltinRepresentations()
+"""Every built-in representation (the registry's order)."""
 PAPER_VGG_LAYERS = ("conv3_3", "conv4_1", "conv4_2")
 """The three VGG16 layers the paper reports; the CPU profiles extract only these (all 13 take
 about three times as long on 2 cores), the paper profile every layer."""
@@ -85,7 +101,7 @@ plug-in specs (:mod:`coos_utils.plugins`)."""
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke",
-        description="CI: tiny synthetic data, shrunken searches, a few CNN iterations",
+        description="CI: shrunken searches, a few CNN iterations",
         synthetic_scale="tiny",
         rf_search_draws=3,
         cv_folds=2,
@@ -111,7 +127,8 @@ PROFILES: dict[str, Profile] = {
             "batch_size": 32,
             "eval_every": 10,
             "width": 0.125,
-            "max_eval_images": 100,
+            "max_val_images": 100,
+            "max_shift_images": 100,
             "ablation_seeds": (0,),
             "ablation_switches": ("test4_microscope",),
             # ContriMix: 2 mixes per image, not the authors' 5 (a step: 10, not 20, x ERM's)
@@ -120,7 +137,7 @@ PROFILES: dict[str, Profile] = {
     ),
     "default": Profile(
         name="default",
-        description="a laptop without GPU: small synthetic data, reduced searches and training",
+        description="a laptop without GPU: reduced searches and training",
         synthetic_scale="small",
         rf_search_draws=10,
         cv_folds=3,
@@ -159,7 +176,8 @@ PROFILES: dict[str, Profile] = {
             "batch_size": 32,
             "eval_every": 40,
             "width": 0.125,
-            "max_eval_images": 300,
+            "max_val_images": 300,
+            "max_shift_images": 300,
             "ablation_seeds": (0,),
             "ablation_switches": DEFAULT_ABLATION,
             # ContriMix: 2 mixes per image, not the authors' 5 (a step: 10, not 20, x ERM's)
@@ -183,7 +201,8 @@ PROFILES: dict[str, Profile] = {
             "batch_size": 128,
             "eval_every": 500,
             "width": 1.0,
-            "max_eval_images": None,
+            "max_val_images": None,
+            "max_shift_images": None,
             "ablation_seeds": (0, 1, 2),
             "ablation_switches": SWITCHES,
         },

@@ -7,7 +7,9 @@ methods, and reruns its trials whenever this file changes. A plug-in is a subcla
 (one ``(x, y)`` minibatch per training domain, here per plate) returning its losses, and
 ``predict(x)`` (inherited: the classifier on the featurizer). Its own hyperparameters are
 declared in ``HPARAMS`` as (name, default, random draw); the shared ones (``lr``,
-``weight_decay``) come from the package's table.
+``weight_decay``) come from the package's table. A method that needs two or more training
+domains says so (``needs_domains = True``, as CORAL does): on data without plate ids the
+sweep then records it as "not run" instead of training it as plain ERM under another name.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from coos_utils.dg.hparams import HParam
 class VREx(Algorithm):
     """Risk extrapolation: the mean of the per-domain losses plus ``vrex_lambda`` times their
     variance; the weight is 1 for the first ``vrex_penalty_anneal_iters`` steps, and Adam
-    starts afresh when it jumps (as in DomainBed)."""
+    starts afresh when it jumps (as in DomainBed). With one domain the variance is 0 and
+    V-REx is ERM, so it needs domains."""
 
+    needs_domains = True
     HPARAMS = (
         HParam("vrex_lambda", 10.0, lambda rng: float(10 ** rng.uniform(-1, 5))),
         HParam("vrex_penalty_anneal_iters", 500, lambda rng: int(10 ** rng.uniform(0, 4))),
@@ -50,4 +54,4 @@ class VREx(Algorithm):
             self._optimizer = None  # a fresh Adam for the larger penalty
         self._step(mean + weight * penalty)
         self.update_count += 1
-        return {"loss": mean.item(), "penalty": penalty.item()}
+        return {"loss": mean.item(), "vrex_penalty": penalty.item()}

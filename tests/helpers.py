@@ -35,7 +35,7 @@ DG_TINY = {
     "steps": 2,
     "batch_size": 16,
     "eval_every": 2,
-    "max_eval_images": 30,
+    "max_val_images": 30,
     "backbone": "small_cnn",
     "width": 0.25,
 }

@@ -53,7 +53,7 @@ def _params() -> dict[str, object]:
 
 def _texture_key(split: CoosSplit) -> str:
     code = codehash.code_hash(["coos_utils.features.texture"])
-    return cache_key(split.fingerprint(), "texture", _params(), code, None, "texture")
+    return cache_key(split.content_fingerprint(), "texture", _params(), code, None, "texture")
 
 
 def test_second_run_reads_the_cache(split: CoosSplit, tmp_path: Path, calls: list[int]) -> None:

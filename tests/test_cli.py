@@ -11,7 +11,7 @@ from pathlib import Path
 
 from coos_utils import atomic
 from coos_utils.atomic import atomic_write_text
-from coos_utils.cli import main
+from coos_utils.commands import main
 from coos_utils.data import load_split
 
 
@@ -61,7 +61,7 @@ def test_partials_of_dead_writers_are_removed_by_the_next_write(tmp_path: Path) 
 def test_a_killed_simulate_leaves_no_partial_file_after_the_next_run(tmp_path: Path) -> None:
     out = tmp_path / "sim"
     argv = ["-q", "simulate", "--scale", "tiny", "--out", str(out)]
-    process = subprocess.Popen([sys.executable, "-m", "coos_utils.cli", *argv])
+    process = subprocess.Popen([sys.executable, "-m", "coos_utils.commands", *argv])
     deadline = time.monotonic() + 60
     while not list(out.glob(".*.partial")):
         assert process.poll() is None and time.monotonic() < deadline

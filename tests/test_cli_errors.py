@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from coos_utils import cli
+from coos_utils import commands
 from coos_utils.data import load_split
 from coos_utils.data.writer import Hdf5SplitWriter
 from coos_utils.models import deeploc as deeploc_module
@@ -32,7 +32,7 @@ BIG = str(10**23)
 def one_line_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     """Run ``coos argv``; assert exit code 2 and a single stderr line; return that line."""
     try:
-        code = cli.main(argv)
+        code = commands.main(argv)
     except SystemExit as exc:  # argparse refusals exit
         code = exc.code
     err = capsys.readouterr().err
@@ -59,7 +59,7 @@ def hdf5(tmp_path: Path) -> Path:
 @pytest.fixture
 def tiff(tmp_path: Path, hdf5: Path) -> Path:
     """TIFF folders (split test1) written by ``coos unpack``."""
-    assert cli.main(["-q", "unpack", str(hdf5), str(tmp_path / "tiff")]) == 0
+    assert commands.main(["-q", "unpack", str(hdf5), str(tmp_path / "tiff")]) == 0
     return tmp_path / "tiff"
 
 
@@ -195,7 +195,7 @@ def test_warnings_are_one_line(
         return []
 
     monkeypatch.setattr("coos_utils.data.convert.unpack", unpack)
-    assert cli.main(["unpack", str(tmp_path), str(tmp_path / "d")]) == 0
+    assert commands.main(["unpack", str(tmp_path), str(tmp_path / "d")]) == 0
     err = capsys.readouterr().err
     assert err == "coos unpack: warning: training checkpoint x/last.pt: checksum mismatch redone\n"
 
@@ -206,7 +206,7 @@ def test_bugs_keep_their_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr("coos_utils.data.convert.unpack", unpack)
     with pytest.raises(KeyError):
-        cli.main(["unpack", str(tmp_path), str(tmp_path / "d")])
+        commands.main(["unpack", str(tmp_path), str(tmp_path / "d")])
 
 
 def test_a_real_coos_process_gives_one_line(tmp_path: Path) -> None:
@@ -215,7 +215,7 @@ def test_a_real_coos_process_gives_one_line(tmp_path: Path) -> None:
         (["params"], tmp_path),
     ):
         done = subprocess.run(
-            [sys.executable, "-m", "coos_utils.cli", *argv],
+            [sys.executable, "-m", "coos_utils.commands", *argv],
             cwd=cwd,
             capture_output=True,
             text=True,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from coos_utils.cli import main
+from coos_utils.commands import main
 from coos_utils.data import CoosDataError, load_split
 from coos_utils.data.convert import pack, unpack
 from coos_utils.data.writer import Hdf5SplitWriter

@@ -1,16 +1,20 @@
 """Every DG method on tiny tensors: finite losses, shapes, gradients; the registry; MixStyle
-hooks; test-time batch-norm adaptation."""
+hooks; test-time batch-norm adaptation; what ``help(Algorithm)`` says, and the one-line error
+of a method that reads a hyperparameter it did not declare (issue 27)."""
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from coos_utils.dg.algorithms import (
     ALGORITHMS,
+    ERM,
     Algorithm,
     TaskInfo,
     get_algorithm,
@@ -135,3 +139,30 @@ def test_adapt_is_a_no_op_for_other_methods() -> None:
     state = {k: v.clone() for k, v in algorithm.state_dict().items()}
     algorithm.adapt([torch.rand(4, 2, 24, 24) + 7])
     assert all(torch.equal(state[k], v) for k, v in algorithm.state_dict().items())
+
+
+def test_help_of_algorithm_documents_what_a_method_overrides() -> None:
+    doc = inspect.getdoc(Algorithm) or ""
+    for name in ("HPARAMS", "update", "predict", "_step", "adapt", "needs_domains"):
+        assert f"``{name}" in doc, name  # in the class docstring, not only the method list
+    assert "domain_batch" in doc and "self.hparams" in doc
+
+
+class _Sloppy(ERM):
+    """ERM that reads a hyperparameter it never declared."""
+
+    def _classification_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits, y, label_smoothing=self.hparams["smoothing"])
+
+
+def test_reading_an_undeclared_hyperparameter_names_the_method_and_it_in_one_line() -> None:
+    algorithm = _Sloppy(TASK, draw_hparams("_Sloppy", 0), build_backbone("small_cnn", 2, 7, 0.5))
+    with pytest.raises(ValueError, match="DG method _Sloppy reads the hyperparameter 'smoothing'"):
+        algorithm.update(minibatches())
+    try:
+        algorithm.update(minibatches())
+    except KeyError as exc:  # still a KeyError: ``in`` and ``.get`` keep working
+        assert "\n" not in str(exc) and "lr" in str(exc) and "HPARAMS" in str(exc)
+    assert "lr" in algorithm.hparams and algorithm.hparams.get("smoothing", 0.1) == 0.1
+    with pytest.raises(TypeError):
+        algorithm.hparams["lr"] = 1.0  # type: ignore[index]

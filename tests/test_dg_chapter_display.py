@@ -32,7 +32,8 @@ DG = {
     "batch_size": 32,
     "eval_every": 40,
     "width": 0.125,
-    "max_eval_images": 300,
+    "max_val_images": 300,
+    "max_shift_images": 300,
     "ablation_seeds": (0,),
     "ablation_switches": ("test4_microscope",),
 }
@@ -97,7 +98,7 @@ def test_profile_line_names_fixed_hyperparameters_only_when_there_are_some() -> 
 def test_sweep_settings_and_the_ablation_draws() -> None:
     settings = sweep_settings(DG)
     assert settings["hparams_overrides"] == () and "methods" not in settings
-    assert settings["steps"] == 120 and settings["max_eval_images"] == 300
+    assert settings["steps"] == 120 and settings["max_val_images"] == 300
     selection = pd.DataFrame(
         {"method": ["ERM", "A", "B"], "hparams_seed": [0, 1, 3], "validation_error": [9, 8, 7]}
     )
@@ -160,7 +161,7 @@ def test_method_notes_name_methods_not_run_and_the_confound_only_when_coral_ran(
     summary = _summary()
     notes = chapter_dg.method_notes(records, summary, "plates hold 2 of 7 classes")
     assert "**CORAL: no numbers.** no plate ids" in notes and "CORAL's row" not in notes
-    ran = summary.assign(seeds=3)
+    ran = summary.assign(seeds=3, note="")
     assert "CORAL's row" in chapter_dg.method_notes(records.iloc[1:], ran, "plates hold")
     assert chapter_dg.method_notes(records.iloc[1:], ran, "") == ""
 
@@ -188,12 +189,15 @@ def _paired(diff: float = 1.8, seeds: int = 1) -> pd.DataFrame:
 
 def test_your_model_finding_with_and_without_the_books_baselines() -> None:
     book = paper_table3().assign(test3=9.7, test4=9.8)
-    text = chapter_your_model.your_model_finding(_yours(), book, _paired(), "L", True)
+    text = chapter_your_model.your_model_finding(_yours(), book, _paired(), _summary(), "L", True)
     assert "39.6% on test3" in text and "worst test set is test4, +15.3 points" in text
     assert "book's DeepLoc (end to end) has 9.7% on test3" in text
-    assert "VREx +1.8 on test1" in text and "one seed, so no interval" in text
+    assert "VREx +1.8 on test1" in text and "one seed, so no verdict" in text
     assert "synthetic" in text
-    alone = chapter_your_model.your_model_finding(_yours(), None, _paired().iloc[:0], "L", False)
+    ran = _summary().iloc[:0]
+    alone = chapter_your_model.your_model_finding(
+        _yours(), None, _paired().iloc[:0], ran, "L", False
+    )
     assert "book's own DeepLoc is missing" in alone and "7.4% and 5.4%" in alone
     assert "No DG method was compared with ERM" in alone and "synthetic" not in alone
 
@@ -212,9 +216,10 @@ def test_comparison_puts_the_model_beside_the_book_and_the_paper() -> None:
 
 def test_show_paired_says_why_when_there_is_no_comparison(shown: list[str]) -> None:
     run = FakeRun(synthetic=True)
-    chapter_your_model.show_paired(run, _paired().iloc[:0], Path("dg_vs_erm.csv"), "T")
+    ran = _summary().iloc[:0]
+    chapter_your_model.show_paired(run, _paired().iloc[:0], ran, Path("dg_vs_erm.csv"), "T")
     assert len(shown) == 1 and "No paired comparison" in shown[0]
-    chapter_your_model.show_paired(run, _paired(), Path("dg_vs_erm.csv"), "T")
+    chapter_your_model.show_paired(run, _paired(), ran, Path("dg_vs_erm.csv"), "T")
     assert "VREx" in shown[1] and f"T ({run.label})." in shown[1]
     assert "dg_vs_erm.csv" in shown[2] and "coos run" in shown[2]
 

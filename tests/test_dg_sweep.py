@@ -18,6 +18,7 @@ from coos_utils.dg.trial import trial_folder
 from coos_utils.metrics import t_interval
 from coos_utils.reference import TEST_SPLITS
 from tests.helpers import DG_TINY
+from tests.test_dg_intervals import fake_records
 
 TINY = DG_TINY
 
@@ -74,7 +75,7 @@ def _records(rows: list[tuple[str, int, int, str, float]]) -> pd.DataFrame:
     return frame
 
 
-def test_selection_uses_validation_never_test() -> None:
+def test_selection_uses_validation_never_test(tmp_path: Path) -> None:
     rows = []
     for seed in (0, 1, 2):
         # draw 1 is best on every test set but worse on validation: it must not be chosen
@@ -84,13 +85,15 @@ def test_selection_uses_validation_never_test() -> None:
         ]
         rows += [("CORAL", 0, seed, name, 30.0 + seed) for name in TEST_SPLITS]
         rows += [("CORAL", 1, seed, name, 1.0) for name in TEST_SPLITS]
-    records = _records(rows)
+    records = fake_records(rows, tmp_path)
     chosen = select_draws(records)
     assert chosen.to_dict("records") == [
         {"method": "CORAL", "hparams_seed": 0, "validation_error": 11.0, "seeds": 3}
     ]
-    summary = summarise(records)
-    assert set(summary["mean"]) == {31.0}
+    summary = summarise(records, n_boot=100)
+    assert summary.loc[summary["metric"] == "balanced_error", "mean"].tolist() == pytest.approx(
+        [31.0] * len(TEST_SPLITS)
+    )
     assert (summary["seeds"] == 3).all()
 
 
@@ -114,28 +117,24 @@ def test_selection_compares_draws_on_their_shared_seeds_only() -> None:
     assert int(select_draws(_records(rows))["hparams_seed"].iloc[0]) == 0
 
 
-def test_t_interval_and_verdicts() -> None:
+def test_intervals_and_verdicts(tmp_path: Path) -> None:
     mean, low, high = t_interval([1.0, 2.0, 3.0])
     assert mean == 2.0 and np.isclose(high - mean, 4.302653 * 1.0 / np.sqrt(3), rtol=1e-5)
     assert np.isnan(t_interval([4.0])[1])
     rows = []
-    for seed, noise in enumerate((-0.1, 0.0, 0.1)):
+    for seed, noise in enumerate((-1.0, 0.0, 1.0)):
         for name in TEST_SPLITS:
             rows.append(("ERM", 0, seed, name, 20.0 + noise))
             better = 10.0 if name == "test4" else 20.0  # helps on test4 only
             rows.append(("MixStyle", 0, seed, name, better + noise))
         rows += [("ERM", 0, seed, "validation", 1.0), ("MixStyle", 0, seed, "validation", 1.0)]
-    assert list(summarise(_records(rows)).columns) == [
-        "method",
-        "split",
-        "metric",
-        "mean",
-        "ci_low",
-        "ci_high",
-        "seeds",
+    records = fake_records(rows, tmp_path)
+    assert list(summarise(records, n_boot=100).columns) == [
+        *("method", "split", "metric", "mean", "ci_low", "ci_high", "interval", "seeds"),
         "note",
     ]
-    verdicts = compare_to_erm(_records(rows)).set_index("split")
+    paired = compare_to_erm(records, n_boot=100)
+    verdicts = paired[paired["metric"] == "balanced_error"].set_index("split")
     assert (verdicts["seeds"] == 3).all()
     assert verdicts.loc["test4", "mean_diff"] == pytest.approx(-10.0)
     assert verdicts.loc["test4", "helps"] and not verdicts.loc["test4", "hurts"]

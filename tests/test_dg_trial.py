@@ -17,7 +17,7 @@ from coos_utils.dg.trial import TrialSpec, run_trial, trial_folder
 from coos_utils.models.checkpoints import load_checkpoint
 from coos_utils.reference import TEST_SPLITS
 
-TINY = {"steps": 3, "batch_size": 16, "eval_every": 2, "max_eval_images": 40}
+TINY = {"steps": 3, "batch_size": 16, "eval_every": 2, "max_val_images": 40}
 
 
 def test_guard_refuses_test_splits_until_selection_is_final(tiny_data: Path) -> None:
@@ -51,10 +51,12 @@ def test_trial_reads_test_splits_only_in_the_final_evaluation(
     saved = json.loads((folder / "record.json").read_text())
     assert saved["selected_step"] in (2, 3)
     assert saved["n_domains"] == 8  # the tiny data's plates
+    assert saved["validation"]["images"] == 40  # the validation subset
     for name in TEST_SPLITS:
         result = saved["test"][name]
         assert 0 <= result["balanced_error"] <= 100 and 0 <= result["macro_f1"] <= 100
-        assert sum(map(sum, result["confusion"])) == result["images"] == 40
+        full = len(load_split(tiny_data, name))  # test sets are scored in full
+        assert sum(map(sum, result["confusion"])) == result["images"] == full > 40
 
 
 def test_test_time_bn_trains_exactly_like_erm(tiny_data: Path, tmp_path: Path) -> None:

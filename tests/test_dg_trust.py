@@ -10,7 +10,6 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -23,6 +22,7 @@ from coos_utils.dg.summary import compare_to_erm, paired_findings, summarise
 from coos_utils.dg.sweep import make_sweep, run_sweep
 from coos_utils.reference import TEST_SPLITS
 from tests.helpers import DG_TINY
+from tests.test_dg_intervals import fake_records
 
 TINY = DG_TINY
 
@@ -123,17 +123,16 @@ def test_contrimix_makes_the_authors_five_mixes_and_ce_reaches_the_encoders() ->
         assert grads and sum(float(g.abs().sum()) for g in grads) > 0
 
 
-def test_methods_are_compared_with_erm_seed_by_seed() -> None:
+def test_methods_are_compared_with_erm_seed_by_seed(tmp_path: Path) -> None:
     rows = []
     shared = (-5.0, 0.0, 5.0, 2.0)  # seed noise both methods share: intervals overlap widely
     for seed, noise in enumerate(shared):
         rows += [("ERM", seed, "validation", 1.0), ("MixStyle", seed, "validation", 1.0)]
         rows += [("ERM", seed, "test3", 20.0 + noise), ("MixStyle", seed, "test3", 19.0 + noise)]
-    frame = pd.DataFrame(rows, columns=["method", "seed", "split", "value"])
-    frame = frame.assign(metric="balanced_error", hparams_seed=0, hparams="{}", note="")
-    frame["trial_id"] = frame["method"] + frame["seed"].astype(str)
-    summary = summarise(frame).set_index("method")
+    frame = fake_records([(m, 0, seed, split, v) for m, seed, split, v in rows], tmp_path)
+    summary = summarise(frame, n_boot=200)
+    summary = summary[summary["metric"] == "balanced_error"].set_index("method")
     assert summary.loc["MixStyle", "ci_high"] > summary.loc["ERM", "ci_low"]  # overlap
-    paired = compare_to_erm(frame).iloc[0]
+    paired = compare_to_erm(frame, n_boot=200).iloc[0]
     assert paired["mean_diff"] == pytest.approx(-1.0) and paired["seeds"] == 4
     assert paired["ci_high"] < 0 and paired["helps"] and not paired["hurts"]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from coos_utils import cli
+from coos_utils import commands
 from coos_utils.data import download as dl
 from coos_utils.data import find_split
 from coos_utils.data.download import download
@@ -295,12 +295,12 @@ def test_bad_base_url(tmp_path: Path) -> None:
 def test_cli_download(
     fake: FakeZenodo, tmp_path: Path, closed_port: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli.main(["-q", "download", str(tmp_path / "ok"), "--base-url", fake.url]) == 0
+    assert commands.main(["-q", "download", str(tmp_path / "ok"), "--base-url", fake.url]) == 0
     assert_complete(tmp_path / "ok", fake)
     assert f"have {tmp_path / 'ok' / TRAIN}" in capsys.readouterr().out
 
     url = f"http://127.0.0.1:{closed_port}"
-    assert cli.main(["-q", "download", str(tmp_path / "no"), "--base-url", url]) == 2
+    assert commands.main(["-q", "download", str(tmp_path / "no"), "--base-url", url]) == 2
     err = capsys.readouterr().err
     assert err.startswith("coos download: error: ")
     assert_by_hand_hint(err, tmp_path / "no")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from coos_utils import cli
+from coos_utils import commands
 from coos_utils.data.download import download
 from coos_utils.data.errors import CoosDataError
 from coos_utils.models import weights as w
@@ -73,7 +73,7 @@ def test_cli_download_stall_is_one_line(
     fake: FakeZenodo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = ["-q", "download", str(tmp_path), "--base-url", fake.url, "--stall-timeout", str(STALL)]
-    assert cli.main(argv) == 2
+    assert commands.main(argv) == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and "Traceback" not in err
     assert err.startswith("coos download: error: ") and "stalled" in err
@@ -95,6 +95,6 @@ def test_trickling_weights_stop_keep_the_partial_file_and_say_what_to_do(
         assert 0 < (tmp_path / ".vgg16-test.pth.part").stat().st_size < 10
 
         argv = ["-q", "weights", "vgg16", "--dest", str(tmp_path), "--stall-timeout", "1"]
-        assert cli.main(argv) == 2
+        assert commands.main(argv) == 2
         err = capsys.readouterr().err
         assert len(err.splitlines()) == 1 and "stalled" in err and served.url in err

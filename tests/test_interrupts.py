@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from coos_utils import cli
+from coos_utils import commands
 from coos_utils.book import pipeline
 from coos_utils.book.chapters import CHAPTERS
 from coos_utils.book.pipeline import BookLayout, build_book
@@ -73,7 +73,7 @@ def _busy_workers(process: psutil.Process) -> int:
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: simulate uses no workers")
 def test_simulate_workers_end_when_the_command_is_killed(tmp_path: Path) -> None:
     """Item 11: SIGKILL to `coos simulate` leaves no pool worker running."""
-    command = [sys.executable, "-m", "coos_utils.cli", "-q", "simulate", "--scale", "small"]
+    command = [sys.executable, "-m", "coos_utils.commands", "-q", "simulate", "--scale", "small"]
     parent = subprocess.Popen([*command, "--out", str(tmp_path / "s")], cwd=tmp_path)
     workers: list = []
     try:
@@ -167,7 +167,7 @@ def test_a_stopped_book_is_recorded_interrupted_with_what_completed(
     layout, fake = book
     before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     fake.stop = {"03_classifiers": signum}
-    assert cli.main(["book", "--profile", "smoke", "--no-html"]) == code
+    assert commands.main(["book", "--profile", "smoke", "--no-html"]) == code
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
     how = "Ctrl-C" if signum == signal.SIGINT else "SIGTERM"
@@ -201,7 +201,7 @@ def test_coos_run_stopped_by_ctrl_c_says_so_in_one_line(
 ) -> None:
     layout, fake = book
     fake.stop = {"02_features": signal.SIGINT}
-    assert cli.main(["run", "02_features", "-p", "profile", "smoke"]) == 130
+    assert commands.main(["run", "02_features", "-p", "profile", "smoke"]) == 130
     err = capsys.readouterr().err
     assert err.strip() == (
         "coos run: interrupted by Ctrl-C in chapter 02_features, marked interrupted in "
@@ -255,7 +255,7 @@ def test_a_real_chapter_stopped_mid_run_is_recorded_interrupted(
     source = (ROOT / "notebooks" / "01_dataset.md").read_text()
     (tmp_path / "notebooks" / "01_dataset.md").write_text(source)
     argv = ["run", "01_dataset", "-p", "profile", "smoke", "-p", "data_dir", str(tiny_data)]
-    command = [sys.executable, "-m", "coos_utils.cli", *argv]
+    command = [sys.executable, "-m", "coos_utils.commands", *argv]
     process = subprocess.Popen(command, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
     children: list = []
     try:

@@ -3,7 +3,7 @@ each other.
 
 Each module of ``coos_utils`` is parsed (not imported), and every import in it -- at the top,
 inside a function, relative or absolute -- becomes an edge between two packages (a subpackage
-such as ``data``, or a top-level module such as ``cli``). A package may import only from its
+such as ``data``, or a top-level module such as ``profiles``). A package may import only from its
 own layer or a lower one; within a layer the packages must not form a cycle. A new upward
 import fails here with the module, its line and the edge.
 """
@@ -27,11 +27,13 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("synthetic", "identity"),  # the simulator writes through data; identity names both
     ("features",),  # the representation protocol, texture features, the feature cache
     ("models",),  # the CNNs implement features' protocol; features never import them
-    ("benchmark", "dg", "profiles"),  # running: Table 3, the DG sweep, the run profiles
+    ("benchmark", "dg"),  # running: Table 3, scoring, the DG sweep
+    ("profiles",),  # the run profiles: sizes of the above, names read from their registries
     ("analysis",),
     ("results",),
     ("presentation",),
-    ("book", "cli", "evaluate_cli", "results_cli", "scoring"),  # applications
+    ("book",),  # the chapters' setup, the papermill pipeline
+    ("commands",),  # the application on top: the `coos` command, one module a command
 )
 LAYER = {package: level for level, packages in enumerate(LAYERS) for package in packages}
 

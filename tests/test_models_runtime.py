@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -170,3 +172,31 @@ def test_pci_and_vgg_inputs() -> None:
     assert torch.allclose(grey[:, 0], grey[:, 2], atol=1e-3)
     assert grey[:3].amax() == pytest.approx(255, abs=1e-3)
     assert torch.allclose(grey[3], torch.zeros(3, 8, 8), atol=1e-3)
+
+
+def test_usable_cores_follow_affinity_and_the_cgroup_quota(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from coos_utils.parallel import usable_cores
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    cpu_max = tmp_path / "cpu.max"
+    cpu_max.write_text("max 100000\n")
+    assert usable_cores(cpu_max) == 4
+    cpu_max.write_text("150000 100000\n")  # docker --cpus 1.5
+    assert usable_cores(cpu_max) == 2
+    assert usable_cores(tmp_path / "missing") == 4
+
+
+def test_torch_threads_default_to_the_cores_this_process_may_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from coos_utils.models import runtime
+
+    monkeypatch.setattr(runtime, "usable_cores", lambda: 1)
+    before = torch.get_num_threads()
+    with runtime.cpu_threads(-1):
+        assert torch.get_num_threads() == 1
+    with runtime.cpu_threads(8):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from coos_utils import cli
+from coos_utils import commands
 from coos_utils.data import download as dl
 from coos_utils.models import weights as w
 from coos_utils.models.vgg import Vgg16Representation, vgg16
@@ -128,10 +128,12 @@ def test_default_url_fails_fast_offline(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_cli_weights(server: ServedFiles, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    assert cli.main(["-q", "weights", "vgg16", "--dest", str(tmp_path)]) == 0
+    assert commands.main(["-q", "weights", "vgg16", "--dest", str(tmp_path)]) == 0
     assert f"have {tmp_path / 'vgg16-test.pth'}" in capsys.readouterr().out
     url = server.url + "/gone.pth"
-    assert cli.main(["-q", "weights", "vgg16", "--dest", str(tmp_path / "x"), "--url", url]) == 2
+    assert (
+        commands.main(["-q", "weights", "vgg16", "--dest", str(tmp_path / "x"), "--url", url]) == 2
+    )
     assert capsys.readouterr().err.startswith("coos weights: error: ")
 
 

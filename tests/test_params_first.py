@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from coos_utils import cli
+from coos_utils import commands
 from coos_utils.book import pipeline
 from coos_utils.book.chapters import CHAPTERS
 from coos_utils.book.parameters import RULES, Parameter, chapter_parameters
@@ -43,7 +43,7 @@ def nothing_runs(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
-    code = cli.main(argv)
+    code = commands.main(argv)
     err = capsys.readouterr().err
     assert code == 2, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
@@ -104,7 +104,7 @@ def test_a_real_coos_run_with_steps_ten_makes_no_data(tmp_path: Path) -> None:
         source = ROOT / "notebooks" / f"{spec.name}.md"
         (tmp_path / "notebooks" / source.name).write_text(source.read_text())
     done = subprocess.run(
-        [sys.executable, "-m", "coos_utils.cli", "run", "06_your_model", "-p", "steps", "ten"],
+        [sys.executable, "-m", "coos_utils.commands", "run", "06_your_model", "-p", "steps", "ten"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -113,3 +113,18 @@ def test_a_real_coos_run_with_steps_ten_makes_no_data(tmp_path: Path) -> None:
     assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
     assert done.stderr.startswith("coos run: error: parameter 'steps'")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["_toc.yml", "notebooks"]
+
+
+def test_the_quick_cell_reader_reads_every_chapter_as_jupytext_does() -> None:
+    """``coos run`` reads parameters cells without importing jupytext; same cells, same tags."""
+    import jupytext
+
+    from coos_utils.book.parameters import code_cells
+
+    for source in sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("0*.md")):
+        notebook = jupytext.read(source)
+        expected = [
+            (c.metadata.get("tags", []), c.source) for c in notebook.cells if c.cell_type == "code"
+        ]
+        found = [(o.get("tags", []), code) for o, code in code_cells(source.read_text())]
+        assert found == expected, source.name

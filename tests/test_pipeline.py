@@ -81,6 +81,16 @@ def test_smoke_book_builds_records_reruns_and_fails_cleanly(
         assert (folder / name).exists(), name
     assert list((folder / "confusion").glob("*.csv")) and list((folder / "figures").glob("*.svg"))
     assert {p.suffix for p in (folder / "figures").iterdir()} == {".png", ".svg"}
+    # Every interval in every results file lies in the metric's range (a paired difference:
+    # [-100, 100]); the published-results page is rendered with its figure and sources.
+    for path in folder.rglob("*.csv"):
+        table = pd.read_csv(path)
+        bounds = [c for c in table.columns if c.endswith(("ci_low", "ci_high"))]
+        low = -100.0 if "mean_diff" in table.columns else 0.0
+        values = table[bounds].apply(pd.to_numeric, errors="coerce").stack().dropna()
+        assert values.between(low, 100.0).all(), (path.name, values[~values.between(low, 100)])
+    published = (layout.html / "book" / "published.html").read_text()
+    assert "CytoImageNet" in published and "Microsnoop" in published and "Figure 1" in published
     # The drift ablation shows a claim check coming out the other way (the checks can fail).
     ablation = pd.read_csv(folder / "ablation_claims.csv").set_index("claim")
     assert (ablation.iloc[:, 0] != ablation.iloc[:, 1]).any(), ablation

@@ -209,7 +209,7 @@ def test_the_profiles_methods_come_from_the_registry() -> None:
 
 
 def test_the_command_line_accepts_a_representation_spec(tmp_path: Path) -> None:
-    from coos_utils.cli import _representation
+    from coos_utils.commands.common import representation as _representation
 
     (tmp_path / "reps.py").write_text(REPRESENTATION)
     spec = f"{tmp_path / 'reps.py'}:MeanIntensity"

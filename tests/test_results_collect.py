@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from coos_utils.cli import main
+from coos_utils.commands import main
 from coos_utils.results.collect import collect, list_results, wide
 from coos_utils.results.provenance import COMPLETE, FAILED, mark_chapter, record_run
 

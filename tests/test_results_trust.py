@@ -18,11 +18,10 @@ import pandas as pd
 import pytest
 
 from coos_utils.benchmark.predictions import read_split_file
-from coos_utils.cli import main as coos
+from coos_utils.commands import main as coos
 from coos_utils.data import load_split
 from coos_utils.data.convert import pack, unpack
 from coos_utils.data.errors import CoosDataError
-from coos_utils.evaluate_cli import main as evaluate_main
 from coos_utils.reference import SPLIT_NAMES
 from coos_utils.results.collect import OUT_OF_RANGE, UNNAMED, collect, list_results, wide
 from coos_utils.results.provenance import COMPLETE, FAILED, mark_chapter, record_run
@@ -47,8 +46,17 @@ def _predictions(folder: Path, predicted: dict[str, np.ndarray]) -> Path:
 
 
 def _evaluate(preds: Path, data: Path, results: Path, *more: str) -> int:
-    return evaluate_main(
-        [str(preds), "--data-dir", str(data), "--results-dir", str(results), *more, *SMOKE]
+    return coos(
+        [
+            "evaluate",
+            str(preds),
+            "--data-dir",
+            str(data),
+            "--results-dir",
+            str(results),
+            *more,
+            *SMOKE,
+        ]
     )
 
 
@@ -237,7 +245,7 @@ def test_results_into_a_closed_pipe_end_quietly(tmp_path: Path) -> None:
     results = tmp_path / "results"
     _results_folder(results)
     code = (
-        "import sys; from coos_utils.cli import main; "
+        "import sys; from coos_utils.commands import main; "
         f"sys.exit(main(['results', '--results-dir', {str(results)!r}]))"
     )
     child = subprocess.Popen(
@@ -300,7 +308,9 @@ def test_two_seeds_give_bounded_named_intervals(tiny_data: Path, truth, tmp_path
     assert errors.loc["test1", "interval"] in ("bootstrap, wells", "bootstrap, images")
     assert errors.loc["worst test", "interval"] == "range over seeds"
     long = collect([folder])
-    assert set(long["interval"]) <= {"bootstrap, wells", "bootstrap, images"}
+    errors = long[long["metric"] == "balanced_error"]
+    assert set(errors["interval"]) <= {"bootstrap, wells", "bootstrap, images"}
+    assert set(long.loc[long["metric"] == "accuracy", "interval"]) == {"range over seeds"}
     assert long["ci_low"].min() >= 0 and long["ci_high"].max() <= 100
 
 

@@ -11,9 +11,10 @@ import pytest
 
 from coos_utils.analysis.confusion import confusion_frames, sensitivity_table
 from coos_utils.benchmark import table3 as table3_module
-from coos_utils.benchmark.table3 import Table3Result, run_table3, well_clusters
-from coos_utils.cli import main
+from coos_utils.benchmark.table3 import Table3Result, run_table3
+from coos_utils.commands import main
 from coos_utils.data import load_splits
+from coos_utils.data.wells import well_clusters
 from coos_utils.features import TextureRepresentation
 from coos_utils.presentation.tables import (
     IMAGE,

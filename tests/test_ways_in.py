@@ -30,7 +30,7 @@ from coos_utils.book.publish import (
     repository_url,
     sync_install_cells,
 )
-from coos_utils.cli import main
+from coos_utils.commands import main
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -33,7 +33,9 @@ address, on that cluster; the result is the same either way.
 
 The intervals: ``<split>_ci_low/_ci_high`` resample images within class;
 ``<split>_well_ci_low/_well_ci_high`` resample wells (plate + well) within class when the
-data have well ids, NaN otherwise (:data:`TABLE3_COLUMNS` describes every column).
+data have well ids, NaN otherwise; ``<split>_accuracy`` is the accuracy (%), beside the
+balanced error for comparison with results published in accuracy (:data:`TABLE3_COLUMNS`
+describes every column). Rows are scored by :mod:`coos_utils.benchmark.scoring`.
 """
 
 from __future__ import annotations
@@ -55,7 +57,8 @@ from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
 from coos_utils.benchmark.forest_search import NestedForestSearch
-from coos_utils.metrics import balanced_error, bootstrap_ci, cluster_bootstrap_ci
+from coos_utils.benchmark.scoring import score_labels
+from coos_utils.metrics import balanced_error
 from coos_utils.parallel import joblib_backend
 from coos_utils.reference import SPLIT_NAMES
 from coos_utils.registry import lookup
@@ -81,6 +84,10 @@ TABLE3_COLUMNS: dict[str, str] = {
     "<split>_well_ci_low/_well_ci_high": (
         "95% bootstrap interval, wells (plate + well) resampled within class; NaN when the "
         "data have no well ids or a class has fewer than two wells"
+    ),
+    "<split>_accuracy": (
+        "accuracy (%): the share of the split's images predicted correctly, for comparison "
+        "with results published in accuracy (it favours the large classes)"
     ),
     "chosen_by_cv": (
         "for representations with several outputs (layers): one of the rf_top_outputs "
@@ -187,20 +194,6 @@ def fit_predict(
     return estimator, predictions, score
 
 
-def _intervals(
-    labels: np.ndarray,
-    predicted: np.ndarray,
-    clusters: np.ndarray | None,
-    seed: int,
-    bootstrap_samples: int,
-) -> tuple[float, float, float, float]:
-    image = bootstrap_ci(labels, predicted, n_boot=bootstrap_samples, seed=seed)
-    if clusters is None:
-        return (*image, float("nan"), float("nan"))
-    well = cluster_bootstrap_ci(labels, predicted, clusters, n_boot=bootstrap_samples, seed=seed)
-    return (*image, *well)
-
-
 def score_row(
     features: str,
     model: str,
@@ -211,22 +204,22 @@ def score_row(
     bootstrap_samples: int = 1000,
     clusters_by_split: Mapping[str, np.ndarray | None] | None = None,
 ) -> dict[str, Any]:
-    """One Table 3 row: balanced error (%) per split with its within-class bootstrap interval
-    and, where ``clusters_by_split`` gives a split's well ids, its well-level interval."""
+    """One Table 3 row: per split, the columns of
+    :func:`~coos_utils.benchmark.scoring.score_labels` (balanced error (%) with its
+    within-class bootstrap interval, the well-level one where ``clusters_by_split`` gives the
+    split's well ids, and accuracy), the errors first."""
     row: dict[str, Any] = {"features": features, "model": model, "cv_error": cv_score}
     splits = _ordered_splits(list(predicted))
     clusters = clusters_by_split or {}
-    for split in splits:
-        row[split] = balanced_error(labels_by_split[split], predicted[split])
-    for split in splits:
-        (
-            row[f"{split}_ci_low"],
-            row[f"{split}_ci_high"],
-            row[f"{split}_well_ci_low"],
-            row[f"{split}_well_ci_high"],
-        ) = _intervals(
+    scores = {
+        split: score_labels(
             labels_by_split[split], predicted[split], clusters.get(split), seed, bootstrap_samples
         )
+        for split in splits
+    }
+    row.update({split: score.balanced_error for split, score in scores.items()})
+    for split, score in scores.items():
+        row.update(score.columns(split))
     return row
 
 
@@ -247,7 +240,8 @@ def fit_table3(
     """Table 3 rows of one representation: balanced error (%) of each model on each split.
 
     Returns the table (the columns of :data:`TABLE3_COLUMNS`: ``features, model, cv_error,
-    <split>..., <split>_ci_low, <split>_ci_high, <split>_well_ci_low, <split>_well_ci_high...``,
+    <split>..., <split>_ci_low, <split>_ci_high, <split>_well_ci_low, <split>_well_ci_high,
+    <split>_accuracy...``,
     intervals from ``bootstrap_samples`` replicates, the well-level ones where
     ``clusters_by_split`` gives a split's well ids) and the predictions keyed by
     ``(features_name, model, split)``.

@@ -7,12 +7,20 @@ import inspect
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any, Protocol
 
 import pandas as pd
 
 from coos_utils.data import CoosSplit
 from coos_utils.features import Representation, features_for, fit_representation
-from coos_utils.profiles import Profile
+
+
+class RepresentationParams(Protocol):
+    """What :func:`profile_changes` reads of a run profile (a
+    :class:`coos_utils.profiles.Profile`)."""
+
+    @property
+    def representation_params(self) -> Mapping[str, Mapping[str, Any]]: ...
 
 
 def train_representations(
@@ -63,7 +71,7 @@ def extract_all(
 
 
 def profile_changes(
-    profile: Profile, names: Sequence[str], registry: Mapping[str, type]
+    profile: RepresentationParams, names: Sequence[str], registry: Mapping[str, type]
 ) -> pd.DataFrame:
     """Each parameter ``profile`` sets for a representation, beside the class default (the
     paper's protocol), so a chapter can say what it shrank."""

@@ -1,14 +1,16 @@
 """Prediction files: the format a model's outputs are scored in, read and checked against the data.
 
-A run is a folder with one CSV per split: ``test1.csv`` ... ``test4.csv`` (all four needed) and
-optionally ``train.csv``. Each has a header and one row per image of the split::
+A run is a folder with one CSV per split predicted: any of ``test1.csv`` ... ``test4.csv`` (at
+least one) and optionally ``train.csv``; the test splits without a file are not scored, and
+:func:`missing_tests` names them. Each has a header and one row per image of the split::
 
     index,label[,p0,p1,p2,p3,p4,p5,p6]
 
 ``index`` is the image's position in the split (0 .. N-1, each once, any order), ``label`` the
 predicted class id (0..6, in the paper's class order), ``p0..p6`` (all or none) the predicted
 probability of each class, summing to 1 (within :data:`PROBABILITY_TOLERANCE`). Several runs
-(seeds) are sub-folders of one folder (``seed0/``, ``seed1/``, ...), each laid out as above.
+(seeds) are sub-folders of one folder (``seed0/``, ``seed1/``, ...), each laid out as above
+and each with the same splits.
 
 :func:`read_predictions` checks every file against the split sizes and reports every problem it
 finds at once, one line each naming the file and the line (``PredictionFileError``). Reading is
@@ -114,6 +116,7 @@ def read_predictions(
         run = PredictionRun(name, run_folder)
         problems += _read_run(run, sizes, n_classes, tolerance)
         runs.append(run)
+    problems += _split_problems(Path(folder), runs)
     if problems:
         raise PredictionFileError(folder, problems)
     return runs
@@ -131,17 +134,32 @@ def _read_run(
             problems.append(f"{path}: the data have no split {path.stem!r} to check it against")
         else:
             run.files[path.stem] = path
-    for split in TEST_SPLITS:
-        if split not in run.files and split in sizes:
-            problems.append(
-                f"{run.folder / f'{split}.csv'}: missing (every run needs test1..test4)"
-            )
     for split, path in run.files.items():
         values, found = read_split_file(path, sizes[split], n_classes, tolerance)
         problems += [f"{path}: {p}" for p in found]
         if not found:
             run.labels[split], run.probabilities[split] = _ordered(values, sizes[split], n_classes)
     return problems
+
+
+def _split_problems(folder: Path, runs: list[PredictionRun]) -> list[str]:
+    """No test split predicted at all, or runs that predicted different splits."""
+    predicted = [s for s in SPLIT_NAMES if any(s in run.files for run in runs)]
+    if not any(s in TEST_SPLITS for s in predicted):
+        expected = ", ".join(f"{s}.csv" for s in TEST_SPLITS)
+        return [f"{folder}: no test split's file (expected one or more of {expected})"]
+    return [
+        f"{run.folder / f'{split}.csv'}: missing (another run predicts {split}; every run "
+        "needs the same splits)"
+        for run in runs
+        for split in predicted
+        if split not in run.files
+    ]
+
+
+def missing_tests(runs: list[PredictionRun]) -> list[str]:
+    """The test splits the runs did not predict (the paper's order)."""
+    return [s for s in TEST_SPLITS if not any(s in run.files for run in runs)]
 
 
 def read_split_file(

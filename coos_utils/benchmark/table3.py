@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,7 @@ import pandas as pd
 from coos_utils.benchmark.classifier_cache import ClassifierCache
 from coos_utils.benchmark.classifiers import MODELS, fit_table3, score_row
 from coos_utils.data import CoosSplit
+from coos_utils.data.wells import well_clusters
 from coos_utils.features import (
     DirectPredictor,
     Representation,
@@ -39,9 +40,21 @@ from coos_utils.features import (
     features_for,
     fit_representation,
 )
-from coos_utils.profiles import Profile
 
 Predictions = dict[tuple[str, str, str], np.ndarray]
+
+
+class Table3Sizes(Protocol):
+    """What Table 3 reads of a run profile (a :class:`coos_utils.profiles.Profile`)."""
+
+    @property
+    def rf_search_draws(self) -> int: ...
+    @property
+    def cv_folds(self) -> int: ...
+    @property
+    def bootstrap_samples(self) -> int: ...
+    @property
+    def rf_top_outputs(self) -> int: ...
 
 
 @dataclass
@@ -61,14 +74,6 @@ class Table3Result:
 def classifier_cache(cache_dir: str | Path | None = None) -> ClassifierCache:
     """The classifier cache beside the features: ``<cache_dir>/classifiers``."""
     return ClassifierCache(Path(cache_dir or default_cache_dir()) / "classifiers")
-
-
-def well_clusters(meta: pd.DataFrame) -> np.ndarray | None:
-    """One id per image for its well (plate + well when both are known); None without wells."""
-    if "well" not in meta:
-        return None
-    keys = meta[["plate", "well"]] if "plate" in meta else meta[["well"]]
-    return pd.MultiIndex.from_frame(keys.astype(str)).factorize()[0]
 
 
 def _chosen_outputs(table: pd.DataFrame, top: int) -> list[str]:
@@ -102,7 +107,7 @@ def _output_rows(
 def representation_rows(
     rep: Representation,
     splits: Mapping[str, CoosSplit],
-    profile: Profile,
+    profile: Table3Sizes,
     models: Sequence[str] = tuple(MODELS),
     seed: int = 0,
     cache_dir: str | Path | None = None,
@@ -167,7 +172,7 @@ def representation_rows(
 def run_table3(
     splits: Mapping[str, CoosSplit],
     representations: Sequence[Representation],
-    profile: Profile,
+    profile: Table3Sizes,
     models: Sequence[str] = tuple(MODELS),
     seed: int = 0,
     cache_dir: str | Path | None = None,

@@ -1,10 +1,12 @@
 """A model of one's own on COOS-7, end to end: train with ``CoosDataset``, predict every split,
 write the predictions in the scored format (:mod:`coos_utils.benchmark.predictions`).
 
-The chapter "Benchmark your own model" uses these with a deliberately small network
-(:func:`small_cnn`); any ``torch.nn.Module`` that maps a (N, 2, H, W) batch to (N, 7) logits
-can take its place. :func:`train` draws batches from :func:`~coos_utils.data.torch_dataset.
-train_loader` (class-balanced by default), :func:`predict` reads a split in order through
+The chapter "Benchmark your own model" uses these with a deliberately small network, the
+backbone its DG trials train (``notebooks/my_backbone.py:make``, built whole by
+:func:`~coos_utils.dg.backbones.backbone_network`); any ``torch.nn.Module`` that maps a
+(N, 2, H, W) batch to (N, 7) logits can take its place. :func:`train` draws batches from
+:func:`~coos_utils.data.torch_dataset.train_loader` (class-balanced by default),
+:func:`predict` reads a split in order through
 :func:`~coos_utils.data.torch_dataset.eval_loader`, and :func:`write_predictions` writes one
 ``<split>.csv`` per split (``index,label,p0..p6``), each atomically.
 """
@@ -24,9 +26,7 @@ from torch import nn
 from coos_utils.atomic import atomic_write_text
 from coos_utils.benchmark.predictions import probability_columns
 from coos_utils.data.torch_dataset import CoosDataset, Transform, eval_loader, train_loader
-from coos_utils.dg.backbones import small_cnn_backbone
 from coos_utils.models.runtime import resolve_device, seed_everything
-from coos_utils.reference import N_CLASSES
 
 TRAINING_STEPS = {"smoke": 60, "default": 300, "paper": 3000}
 """Steps of the chapter's small model in each profile (a step: one batch)."""
@@ -36,13 +36,6 @@ BATCH_SIZE = 32
 def training_steps(profile: str, steps: int | None = None) -> int:
     """``steps`` when given, else the profile's (:data:`TRAINING_STEPS`)."""
     return TRAINING_STEPS[profile] if steps is None else int(steps)
-
-
-def small_cnn(in_channels: int = 2, n_classes: int = N_CLASSES, width: float = 0.5) -> nn.Module:
-    """A two-block CNN (:func:`~coos_utils.dg.backbones.small_cnn_backbone`), a few thousand
-    weights: a stand-in for one's own model, not a contender."""
-    featurizer, classifier = small_cnn_backbone(in_channels, n_classes, width)
-    return nn.Sequential(featurizer, classifier)
 
 
 def train(
@@ -124,15 +117,3 @@ def write_predictions(
         atomic_write_text(path, frame.to_csv(index=False))
         written.append(path)
     return written
-
-
-def finding(table: pd.DataFrame, name: str) -> str:
-    """One generated sentence on a scored model: its error on each test set and the worst."""
-    row = table.iloc[0]
-    tests = {split: float(row[split]) for split in ("test1", "test2", "test3", "test4")}
-    worst = max(tests, key=tests.get)
-    listed = ", ".join(f"{split} {error:.1f}%" for split, error in tests.items())
-    return (
-        f"**{name}** has a balanced error of {listed}; its worst test set is **{worst}**, "
-        f"{tests[worst] - tests['test1']:+.1f} points from the random hold-out (test1)."
-    )

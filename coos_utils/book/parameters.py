@@ -11,16 +11,16 @@ conventions: ``-p NAME VALUE`` (VALUE read as YAML: ``3``, ``0.5``, ``true``, ``
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jupytext
 import yaml
 
 from coos_utils.profiles import PROFILES
-from coos_utils.synthetic.simulate import MAX_SEED
+from coos_utils.synthetic.params import MAX_SEED
 
 
 class ParameterError(ValueError):
@@ -41,15 +41,47 @@ class Parameter:
         return "any" if self.default is None else type(self.default).__name__
 
 
+def code_cells(text: str) -> Iterator[tuple[dict[str, Any], str]]:
+    """The code cells of a MyST-markdown notebook: (options, source) each. Reads only what a
+    chapter's parameters need, without jupytext (which takes seconds to import, and a wrong
+    parameter must be refused at once): a cell opens with a ``{code-cell}`` fence, then
+    ``:name: value`` option lines or a ``---``-delimited YAML block, and closes with its fence.
+    """
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        fence = re.match(r"^(`{3,})\{code-cell\}", lines[i])
+        i += 1
+        if not fence:
+            continue
+        options: dict[str, Any] = {}
+        if i < len(lines) and lines[i].strip() == "---":
+            end = lines.index("---", i + 1)
+            options = yaml.safe_load("\n".join(lines[i + 1 : end])) or {}
+            i = end + 1
+        while i < len(lines) and re.match(r"^:[\w-]+:", lines[i]):
+            key, value = lines[i][1:].split(":", 1)
+            options[key] = yaml.safe_load(value)
+            i += 1
+        body = []
+        while i < len(lines) and lines[i].rstrip() != fence.group(1):
+            body.append(lines[i])
+            i += 1
+        i += 1
+        while body and not body[0].strip():
+            body.pop(0)
+        yield options, "\n".join(body)
+
+
 def chapter_parameters(source: Path) -> list[Parameter]:
     """The parameters declared in the ``parameters`` cell of the notebook ``source``."""
-    notebook = jupytext.read(source)
-    cells = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
+    text = source.read_text(encoding="utf-8")
+    cells = [code for options, code in code_cells(text) if "parameters" in options.get("tags", [])]
     if len(cells) != 1:
         raise ParameterError(f"{source} has {len(cells)} cells tagged 'parameters', not one")
-    lines = cells[0].source.splitlines()
+    lines = cells[0].splitlines()
     found = []
-    for node in ast.parse(cells[0].source).body:
+    for node in ast.parse(cells[0]).body:
         if not (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)):
             continue
         line = lines[node.lineno - 1]

@@ -11,7 +11,11 @@ The ablation is a thin composition: data sets from ``with_shifts_off``, trials f
 :func:`~coos_utils.dg.sweep.run_sweep` (one fixed hyperparameter draw per method, usually the
 one the main search chose), tables from :func:`~coos_utils.dg.summary.summarise`. The
 baseline ``switch = "none"`` is the run's data; its trials are those of the main search
-when the settings agree, and are then not run again.
+when the settings agree, and are then not run again. A switch that leaves ``train``
+unchanged (byte for byte: the border wells, test3's drift and test4's microscope only
+touch test splits) trains nothing: its trials score the models the baseline trained (the
+trials folder's model store, keyed by the content of ``train``, see
+:func:`~coos_utils.dg.trial.training_key`) on its own test splits.
 """
 
 from __future__ import annotations
@@ -53,15 +57,17 @@ def run_ablation(
     n_workers: int = 2,
     serial: bool = False,
     progress: bool = True,
+    n_boot: int = 1000,
     **settings: Any,
 ) -> pd.DataFrame:
     """Train ``draws`` (method -> hyperparameter draw) on ``data`` and on each data set
     :func:`ablation_data` makes from it.
 
     Returns and writes (``ablation.csv``) the tidy table switch, method, split, metric,
-    mean, ci_low, ci_high, seeds, change, where ``change`` is the mean minus the same
-    method's mean on ``data`` (negative balanced error change: that shift was costing
-    accuracy on that split).
+    mean, ci_low, ci_high, interval, seeds, change (intervals as in
+    :func:`~coos_utils.dg.summary.summarise`, from ``n_boot`` resamples), where ``change``
+    is the mean minus the same method's mean on ``data`` (negative balanced error change:
+    that shift was costing accuracy on that split).
     """
     folders = ablation_data(data, shifts_off, switches)
     specs = {
@@ -77,7 +83,7 @@ def run_ablation(
     run_sweep(all_specs, out_dir, keep_models=(), progress=progress, **options)
     tables = []
     for switch, group in specs.items():
-        summary = summarise(records_table(group, out_dir)).drop(columns="note")
+        summary = summarise(records_table(group, out_dir), n_boot=n_boot).drop(columns="note")
         tables.append(summary.assign(switch=switch))
     table = pd.concat(tables, ignore_index=True)
     keys = ["method", "split", "metric"]

@@ -6,13 +6,15 @@ that: on a file stored in class order each batch holds one class, the within-bat
 miss the spread between classes, and the estimate depends on the order. Here the layers are
 adapted one after the other, in the order the network runs them: with the layers before it
 already adapted, one pass over the target set gives a layer's exact sums of its inputs and of
-their squares per channel (a forward hook; nothing after the layer matters for it), from which
-its mean and unbiased variance follow (torch stores the unbiased variance). One pass per layer
-is the price of exactness; every layer, the classifier's included, is adapted.
+their squares per channel (a forward hook; nothing after the layer matters for it, so the
+pass stops there), from which its mean and unbiased variance follow (torch stores the
+unbiased variance). One pass per layer is the price of exactness; every layer, the
+classifier's included, is adapted.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Sequence
 
 import torch
@@ -27,13 +29,19 @@ def _each(batches: Batches) -> Iterable[torch.Tensor]:
     return batches() if callable(batches) else batches
 
 
-class _Moments:
-    """Per-channel count, sum and sum of squares of a batch-norm layer's inputs (float64)."""
+class _Seen(Exception):
+    """Raised by a layer's hook once it has seen its input: the rest of the pass is not needed."""
 
-    def __init__(self) -> None:
+
+class _Moments:
+    """Per-channel count, sum and sum of squares of a batch-norm layer's inputs (float64);
+    with ``stop``, each call ends the forward pass (:class:`_Seen`) once it has counted."""
+
+    def __init__(self, stop: bool = False) -> None:
         self.count = 0
         self.total: torch.Tensor | float = 0.0
         self.squares: torch.Tensor | float = 0.0
+        self.stop = stop
 
     def __call__(self, module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
         x = inputs[0].detach().double()
@@ -41,6 +49,8 @@ class _Moments:
         self.count += x.numel() // x.shape[1]
         self.total = self.total + x.sum(dims)
         self.squares = self.squares + x.pow(2).sum(dims)
+        if self.stop:
+            raise _Seen
 
     def mean_and_variance(self) -> tuple[torch.Tensor, torch.Tensor]:
         mean = self.total / self.count
@@ -51,14 +61,19 @@ class _Moments:
 def _run_all(forward: Callable[[torch.Tensor], torch.Tensor], batches: Batches) -> None:
     with torch.no_grad():
         for x in _each(batches):
-            forward(x)
+            with contextlib.suppress(_Seen):
+                forward(x)
 
 
 def whole_set_moments(
-    forward: Callable[[torch.Tensor], torch.Tensor], layer: nn.Module, batches: Batches
+    forward: Callable[[torch.Tensor], torch.Tensor],
+    layer: nn.Module,
+    batches: Batches,
+    stop: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and unbiased variance per channel of ``layer``'s input over all ``batches``."""
-    moments = _Moments()
+    """Mean and unbiased variance per channel of ``layer``'s input over all ``batches``;
+    with ``stop``, each pass ends at ``layer`` (for a layer that a pass runs only once)."""
+    moments = _Moments(stop)
     handle = layer.register_forward_pre_hook(moments)
     try:
         _run_all(forward, batches)
@@ -69,19 +84,19 @@ def whole_set_moments(
     return moments.mean_and_variance()
 
 
-def run_order(
+def run_calls(
     forward: Callable[[torch.Tensor], torch.Tensor], norms: Sequence[nn.Module], x: torch.Tensor
 ) -> list[nn.Module]:
-    """``norms`` in the order a forward pass of ``x`` runs them (those it skips left out)."""
-    order: list[nn.Module] = []
-    handles = [m.register_forward_pre_hook(lambda m, _: order.append(m)) for m in norms]
+    """The calls of ``norms`` in a forward pass of ``x``, in order (a layer run twice: twice)."""
+    calls: list[nn.Module] = []
+    handles = [m.register_forward_pre_hook(lambda m, _: calls.append(m)) for m in norms]
     try:
         with torch.no_grad():
             forward(x)
     finally:
         for handle in handles:
             handle.remove()
-    return list(dict.fromkeys(order))
+    return calls
 
 
 def adapt_batch_norms(
@@ -96,8 +111,10 @@ def adapt_batch_norms(
     first = next(iter(_each(batches)), None)
     if first is None:
         raise ValueError("adaptation needs at least one batch of images")
-    for layer in run_order(forward, norms, first):
-        mean, variance = whole_set_moments(forward, layer, batches)
+    calls = run_calls(forward, norms, first)
+    for layer in dict.fromkeys(calls):
+        once = calls.count(layer) == 1  # a layer run twice a pass sees its second input too
+        mean, variance = whole_set_moments(forward, layer, batches, stop=once)
         layer.running_mean.copy_(mean.to(layer.running_mean.dtype))
         layer.running_var.copy_(variance.to(layer.running_var.dtype))
         if layer.num_batches_tracked is not None:

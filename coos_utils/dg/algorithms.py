@@ -35,7 +35,7 @@ counts, with ``cb_beta`` moving between no re-weighting (0) and inverse frequenc
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +61,7 @@ from coos_utils.plugins import (
     ALGORITHM_GROUP,
     is_spec,
     normalise,
+    refuse_builtin_name,
     resolve,
     source_digest,
 )
@@ -78,18 +79,90 @@ class TaskInfo:
     class_counts: tuple[int, ...]
 
 
+class UndeclaredHParam(KeyError, ValueError):
+    """A method read a hyperparameter it did not declare; the message names both."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class DeclaredHParams(Mapping[str, Any]):
+    """A method's hyperparameters, read-only; reading one it did not declare raises a
+    one-line :class:`UndeclaredHParam` naming the method and the hyperparameter."""
+
+    def __init__(self, method: str, values: Mapping[str, Any]) -> None:
+        self._method, self._values = method, dict(values)
+
+    def __getitem__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            declared = ", ".join(self._values) or "none"
+            raise UndeclaredHParam(
+                f"DG method {self._method} reads the hyperparameter {name!r}, which it does "
+                f"not declare (it has: {declared}); add it to {self._method}.HPARAMS"
+            ) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._method!r}, {self._values!r})"
+
+
 class Algorithm(nn.Module):
-    """A featurizer, a classifier, and an Adam optimiser over every parameter of the method."""
+    """A DG method: a featurizer, a classifier, and an Adam optimiser over every parameter.
+
+    A method (built-in or a plug-in, see :mod:`coos_utils.plugins`) subclasses this class
+    and overrides what it changes:
+
+    * ``HPARAMS`` -- its own hyperparameters, a tuple of
+      :class:`~coos_utils.dg.hparams.HParam` (or ``(name, default, draw)`` triples), added to
+      the entries of the shared table that apply to it (``lr`` and ``weight_decay`` for every
+      method; its own declaration wins on a name). ``self.hparams`` holds the values of this
+      trial's draw, read-only; reading a name the method did not declare is a one-line error
+      naming the method and the name.
+    * ``update(minibatches)`` -- one training step: ``minibatches`` holds one ``(x, y)`` pair
+      per training domain (COOS plates; one pair when the data have no plate ids), ``x`` the
+      augmented crops ``(N, C, 60, 60)``, ``y`` the labels; it computes its loss, calls
+      ``self._step(loss)`` and returns its losses as ``{name: float}`` (each watched: a loss
+      that is 0 at every step is reported).
+    * ``predict(x)`` -- class logits ``(N, n_classes)``; by default
+      ``self.classifier(self.featurizer(x))``.
+    * ``_step(loss)`` -- backpropagates ``loss`` and takes one Adam step (``lr``,
+      ``weight_decay``) over every parameter of the method, its own modules included; the
+      optimiser is made at the first step (set ``self._optimizer = None`` to restart it).
+    * ``adapt(batches)`` -- a test-time hook called before predicting on each test set
+      (nothing by default; TestTimeBN re-estimates batch norm).
+    * ``needs_domains`` -- ``True`` when the method needs two or more training domains; on
+      data with fewer a trial records "not run" instead of training it.
+    * ``domain_batch`` -- images per domain and step the method asks for (``None``: the
+      batch split over all domains).
+    * ``trains_as`` -- the built-in method whose training it repeats, for a method that
+      differs only at test time (see the attribute).
+
+    ``self.task`` (:class:`TaskInfo`) says what the method may know about the data;
+    ``self.featurizer`` and ``self.classifier`` are the backbone
+    (:mod:`coos_utils.dg.backbones`).
+    """
 
     needs_domains = False
     """Whether the method needs at least two training domains (else a trial does not run it)."""
     domain_batch: int | None = None
     """Images per domain and step the method asks for (``None``: the batch split over all)."""
+    trains_as: str | None = None
+    """The built-in method whose training this one repeats exactly, when it differs only at
+    test time (TestTimeBN: ``"ERM"``); trials then reuse that method's trained models. Read
+    from the class's own namespace only (not inherited) and checked before use (a subclass
+    of that method defining nothing but ``adapt``); ``None``: it trains as itself."""
 
     def __init__(self, task: TaskInfo, hparams: Mapping[str, Any], backbone: Backbone) -> None:
         super().__init__()
         self.task = task
-        self.hparams = dict(hparams)
+        self.hparams = DeclaredHParams(getattr(self, "name", None) or type(self).__name__, hparams)
         self.featurizer, self.classifier = backbone
         self._optimizer: torch.optim.Optimizer | None = None
 
@@ -106,6 +179,7 @@ class Algorithm(nn.Module):
         ``batches``: a sequence of image batches, or a function that yields them afresh."""
 
     def _step(self, loss: torch.Tensor) -> None:
+        """Backpropagate ``loss`` and take one Adam step over every parameter."""
         if self._optimizer is None:  # created at first use, once every submodule exists
             self._optimizer = torch.optim.Adam(
                 self.parameters(), lr=self.hparams["lr"], weight_decay=self.hparams["weight_decay"]
@@ -253,6 +327,8 @@ class TestTimeBN(ERM):
     first), so adapting to one test set leaves nothing behind for the next.
     """
 
+    trains_as = "ERM"
+
     def adapt(self, batches: Batches) -> None:
         norms = [m for m in self.modules() if isinstance(m, _BatchNorm)]
         was_training = self.training
@@ -281,16 +357,19 @@ def get_algorithm(method: str) -> type[Algorithm]:
     """The algorithm class of ``method``: a built-in name, an entry point of the group
     ``coos_utils.algorithms``, or a ``module:Class`` / ``file.py:Class`` spec (see
     :mod:`coos_utils.plugins`); else a one-line error naming ``method`` and the valid names."""
-    return resolve(method, ALGORITHMS, Algorithm, ALGORITHM_GROUP, "DG method")
+    calls = ("update", "predict", "adapt")  # a sys.exit in them: a one-line error naming it
+    return resolve(method, ALGORITHMS, Algorithm, ALGORITHM_GROUP, "DG method", calls)
 
 
 def method_name(method: str) -> str:
     """The name a method's rows carry: its registry or entry-point name, a spec's class name
-    (or the class's ``name`` attribute when it sets one)."""
+    (or the class's ``name`` attribute when it sets one); a plug-in named like a built-in
+    method (case aside) is refused in one line, as its rows would merge with the built-in's."""
     cls = get_algorithm(method)
-    if not is_spec(method):
-        return method
-    return str(getattr(cls, "name", None) or cls.__name__)
+    name = method if not is_spec(method) else str(getattr(cls, "name", None) or cls.__name__)
+    if method not in ALGORITHMS:
+        refuse_builtin_name(method, [name], ALGORITHMS, "DG method")
+    return name
 
 
 def method_hparams(method: str) -> tuple[HParam, ...]:
@@ -308,8 +387,10 @@ def method_hparams(method: str) -> tuple[HParam, ...]:
 
 
 def method_digest(method: str) -> str:
-    """A hash of a plug-in's source file ("" for a built-in, whose code the package hash
-    covers), so that an edited plug-in gets new trial ids."""
+    """A hash of a plug-in's code ("" for a built-in, whose code the package hash covers): its
+    file and every module it imports from outside the installed packages, the same digest as
+    a plug-in representation's features are keyed by (:func:`~coos_utils.plugins.source_digest`),
+    so that an edited plug-in, or an edited helper of it, gets new trial ids."""
     return "" if method in ALGORITHMS else source_digest(get_algorithm(method))
 
 

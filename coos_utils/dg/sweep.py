@@ -8,7 +8,7 @@ Where the tasks run:
 
 * ``serial=True``: one after the other in this process (tiny runs, tests, debugging);
 * ``scheduler=None``: a local dask cluster (:func:`dask_scheduler`) of ``n_workers`` worker
-  processes, each task using ``cpu_count // n_workers`` torch threads; on a machine with
+  processes, each task using ``usable_cores() // n_workers`` torch threads; on a machine with
   GPUs, one worker per GPU, each declaring the resource ``GPU=1`` and running on
   ``cuda:<worker index>``;
 * ``scheduler="tcp://host:8786"``: any running cluster. When its workers declare a ``GPU``
@@ -19,8 +19,8 @@ Where the tasks run:
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
-import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -30,9 +30,18 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
+from coos_utils.data import CoosDataError, load_split
 from coos_utils.dg.algorithms import ALGORITHMS, method_name, plugin_spec
 from coos_utils.dg.summary import select_draws
-from coos_utils.dg.trial import TrialSpec, is_done, read_record, run_trial
+from coos_utils.dg.trial import (
+    TrialSpec,
+    is_done,
+    read_record,
+    run_trial,
+    training_key,
+    trial_folder,
+)
+from coos_utils.parallel import usable_cores
 from coos_utils.reference import TEST_SPLITS
 
 TRIALS_FOLDER = "dg_trials"
@@ -46,6 +55,8 @@ RECORD_COLUMNS = [
     "metric",
     "value",
     "note",
+    "folder",
+    "zero_losses",
 ]
 METRICS = ("balanced_error", "macro_f1")
 
@@ -98,9 +109,31 @@ def _worker_device() -> str:
     return f"cuda:{index % torch.cuda.device_count()}"
 
 
-def _task(spec: TrialSpec, trials_dir: str, keep_model: bool) -> str:
+def _task(spec: TrialSpec, trials_dir: str, keep_model: bool, *after: str) -> str:
+    """Run one trial on this worker's device (``after``: the trials it waited for)."""
     run_trial(spec, trials_dir, device=_worker_device(), keep_model=keep_model)
     return spec.trial_id
+
+
+@functools.cache
+def _train_fingerprint(data_dir: str) -> str:
+    return load_split(data_dir, "train").content_fingerprint()
+
+
+def first_trainers(specs: Sequence[TrialSpec]) -> dict[str, TrialSpec]:
+    """Trial id -> the earlier trial of ``specs`` that trains the same model (same
+    :func:`~coos_utils.dg.trial.training_key` but for the device), for every trial that has
+    one: it waits for that one and then reuses its model rather than train it at the same
+    time. TestTimeBN after ERM, an ablation data set whose ``train`` did not change."""
+    first: dict[str, TrialSpec] = {}
+    waits = {}
+    for spec in specs:
+        key = training_key(spec, _train_fingerprint(spec.data_dir), "any")
+        if key in first:
+            waits[spec.trial_id] = first[key]
+        else:
+            first[key] = spec
+    return waits
 
 
 @contextlib.contextmanager
@@ -108,7 +141,7 @@ def dask_scheduler(scheduler: str | None = None, n_workers: int = 2) -> Iterator
     """The address of ``scheduler``, or of a local cluster that lives as long as the block.
 
     The local cluster has ``n_workers`` single-threaded worker processes (one per GPU when
-    there are GPUs, each declaring ``GPU=1``), each giving torch ``cpu_count // workers``
+    there are GPUs, each declaring ``GPU=1``), each giving torch ``usable_cores() // workers``
     threads. Dask starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which makes glibc
     hand freed memory back to the system at once; torch then re-faults its activation
     buffers at every step, and CPU training ran 2.5 times slower here: ours start without it.
@@ -126,7 +159,7 @@ def dask_scheduler(scheduler: str | None = None, n_workers: int = 2) -> Iterator
         ) from exc
     n_gpus = torch.cuda.device_count()
     n_workers = n_gpus or n_workers
-    threads = str(max(1, (os.cpu_count() or 1) // n_workers))
+    threads = str(max(1, usable_cores() // n_workers))
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
     environ.pop("MALLOC_TRIM_THRESHOLD_", None)
     environ.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
@@ -155,18 +188,20 @@ def _run_on_dask(
     with Client(scheduler) as client:
         workers = client.scheduler_info()["workers"].values()
         wants_gpu = any("GPU" in w.get("resources", {}) for w in workers)
-        futures = [
-            client.submit(
+        waits, submitted = first_trainers(todo), {}
+        for spec in todo:  # a trial comes after the one it waits for
+            before = waits.get(spec.trial_id)
+            submitted[spec.trial_id] = client.submit(
                 _task,
                 spec,
                 str(trials_dir),
                 spec.method in keep_models,
+                *([submitted[before.trial_id]] if before is not None else []),
                 key=f"dg-trial-{spec.trial_id}",
                 resources={"GPU": 1} if wants_gpu else None,
                 pure=False,
             )
-            for spec in todo
-        ]
+        futures = list(submitted.values())
         failures = []
         done = as_completed(futures)
         for future in tqdm(done, total=len(futures), desc="DG trials", disable=not progress):
@@ -188,9 +223,11 @@ def run_sweep(
 ) -> pd.DataFrame:
     """Run the unfinished trials of ``specs`` under ``out_dir/dg_trials``; the records table.
 
-    Finished trials (done marker present) are skipped. The selected weights of the methods
-    in ``keep_models`` are saved with their records (``model.pt``), e.g. for shift measures
-    on ERM's features. Returns :func:`records_table` of all ``specs``.
+    Finished trials (done marker present) are skipped; a trial that trains the same model
+    as another waits for it and reuses its model (:func:`first_trainers`). The selected
+    weights of the methods in ``keep_models`` are saved with their records (``model.pt``),
+    e.g. for shift measures on ERM's features. Returns :func:`records_table` of all
+    ``specs``; a trial that ran but left no record stops it (``CoosDataError``).
     """
     trials_dir = Path(out_dir) / TRIALS_FOLDER
     todo = pending(specs, trials_dir)
@@ -200,6 +237,13 @@ def run_sweep(
     elif todo:
         with dask_scheduler(scheduler, n_workers) as address:
             _run_on_dask(todo, trials_dir, keep_models, address, progress)
+    lost = [spec.trial_id for spec in todo if not is_done(trials_dir, spec)]
+    if lost:
+        raise CoosDataError(
+            trials_dir,
+            f"{len(lost)} trial(s) ran but left no record under their id ({', '.join(lost)}); "
+            "a plug-in method must resolve to the same code in the workers as here",
+        )
     return records_table(specs, out_dir)
 
 
@@ -222,6 +266,36 @@ def run_search(
     This costs ``methods x (n_draws + seeds - 1)`` trials instead of the full grid's
     ``methods x n_draws x seeds``, and :func:`~coos_utils.dg.summary.select_draws` makes
     the same choice from the records afterwards (it compares draws on their shared seed).
+
+    The settings:
+
+    * ``data_dir``: the data (a folder of the five COOS-7 splits); trials train on 80% of
+      its ``train``, choose their weights on the other 20% and are scored on every test set.
+    * ``out_dir``: where the trials are kept (``out_dir/dg_trials/<trial id>/``: record,
+      done marker, test predictions); a trial already done there is not run again.
+    * ``methods``: built-in or entry-point names, or plug-ins as ``module:Class`` or
+      ``path/to/file.py:Class`` (rows carry the class name).
+    * ``n_draws``: hyperparameter draws per method on the first seed; draw 0 is the
+      method's defaults, the others random (:mod:`coos_utils.dg.hparams`).
+    * ``seeds``: trial seeds (the held-out part of ``train``, the initialisation, the
+      batches); the first is the search seed.
+    * ``scheduler``, ``n_workers``, ``serial``: where the trials run (module docstring): a
+      dask.distributed address, else a local cluster of ``n_workers`` processes, or with
+      ``serial`` one by one in this process.
+    * ``keep_models``: methods whose chosen weights are saved with their records
+      (``model.pt``), for the shift measures on ERM's features.
+    * ``progress``: a progress bar.
+    * ``settings``: the other fields of :class:`~coos_utils.dg.trial.TrialSpec`, the same
+      for every trial: ``steps`` (training steps), ``batch_size``, ``eval_every`` (steps
+      between validation scores), ``width`` (network width, 1.0 full size), ``backbone``
+      (the network, :mod:`coos_utils.dg.backbones`), ``max_val_images`` (images of the
+      held-out part scored at each validation; None: all), ``val_fraction`` (that part's
+      share of ``train``), ``hparams_overrides`` ((name, value) pairs fixing hyperparameters).
+
+    The records are not a results folder: ``coos sweep`` runs this same search and writes
+    one (``dg.csv`` and ``dg_vs_erm.csv`` as chapter 05 writes them, ``records.csv``,
+    ``provenance.json``) that ``coos results collect`` reads; from Python,
+    ``coos_utils.commands.main(["sweep", ...])``.
     """
     first = make_sweep(data_dir, methods, n_draws, list(seeds)[:1], **settings)
     options = {"serial": serial, "keep_models": keep_models, "progress": progress}
@@ -241,7 +315,9 @@ def run_search(
 
 def records_table(specs: Sequence[TrialSpec], out_dir: str | Path) -> pd.DataFrame:
     """One row per finished trial, split (``validation``, test1..test4) and metric, with the
-    trial's hyperparameters as JSON. A trial that was not run (CORAL without domains) gives
+    trial's hyperparameters as JSON, its folder (where its test predictions are) and
+    ``zero_losses``: the losses its ``update`` returned that were 0 at every training step
+    (``;``-separated, "" when none). A trial that was not run (CORAL without domains) gives
     its rows a NaN value and the reason in ``note`` (empty for trials that ran)."""
     trials_dir = Path(out_dir) / TRIALS_FOLDER
     rows = []
@@ -251,12 +327,17 @@ def records_table(specs: Sequence[TrialSpec], out_dir: str | Path) -> pd.DataFra
         record = read_record(trials_dir, spec)
         hparams = json.dumps(record.get("hparams", {}), sort_keys=True)
         key = (spec.trial_id, spec.method, spec.hparams_seed, spec.seed, hparams)
+        folder = str(trial_folder(trials_dir, spec))
         if record.get("status", "ran") != "ran":
             for split in ("validation", *TEST_SPLITS):
-                rows.extend((*key, split, m, float("nan"), record["reason"]) for m in METRICS)
+                rows.extend(
+                    (*key, split, m, float("nan"), record["reason"], folder, "") for m in METRICS
+                )
             continue
+        ever = record.get("losses_ever_nonzero", {})
+        zero = ";".join(name for name, nonzero in ever.items() if not nonzero)
         scores = {"validation": record["validation"], **record["test"]}
         for split, result in scores.items():
             for metric in METRICS:
-                rows.append((*key, split, metric, float(result[metric]), ""))
+                rows.append((*key, split, metric, float(result[metric]), "", folder, zero))
     return pd.DataFrame(rows, columns=RECORD_COLUMNS)

@@ -11,13 +11,29 @@ The protocol, in order:
    (CORAL: ``domain_batch`` images of each of a few plates per step, see
    :class:`~coos_utils.dg.data.DomainBatches`), DeepLoc's input stretch and augmentation
    (random crops, flips, 90-degree rotations).
-3. Every ``eval_every`` steps (and at the end) score the validation set; keep the weights
-   with the lowest validation balanced error. Selection is then final.
-4. Only now open the test splits and score the kept weights on each: balanced error and
-   macro F1 (both in percent) and the confusion counts.
+3. Every ``eval_every`` steps (and at the end) score the validation set (all of it, or a
+   fixed class-stratified ``max_val_images`` of it); keep the weights with the lowest
+   validation balanced error. Selection is then final. Each loss that ``update`` returns is
+   watched at every step: ``losses_ever_nonzero`` says whether it was ever non-zero (a
+   penalty that is 0 on these data leaves the method equal to ERM).
+4. Only now open the test splits and score the kept weights on every image of each:
+   balanced error and macro F1 (both in percent) and the confusion counts.
 
-The trial's folder gets ``record.json`` and then a ``done`` marker, each written atomically,
-so a sweep that is interrupted resumes by skipping the trials that have a marker.
+The trial's folder gets ``predictions.npz`` (per test split: the labels, the predicted
+labels and the well ids when the data have them; its SHA-256 is in the record), then
+``record.json`` and then a ``done`` marker, each written atomically, so a sweep that is
+interrupted resumes by skipping the trials that have a marker. The summary's intervals and
+its test for "identical to ERM" read the predictions (:func:`read_predictions`).
+
+Steps 1-3 (the trained model) are kept in a store shared by every trial under the same
+trials folder, ``<trials_dir>/models/<key>/`` (``model.pt`` with its checksum, then
+``training.json``), under a key of what training reads and does (:func:`training_key`):
+the content of ``train`` (not the data set's name or its file attributes), the method's
+training identity (:func:`training_identity`; TestTimeBN trains as ERM), the resolved
+hyperparameters, the seed, the training settings, the trial code and the device type. A
+trial whose key is in the store scores that model instead of training again (an ablation
+whose ``train`` did not change; TestTimeBN after ERM); its record says which
+(``model``: key and ``trained`` or ``reused``).
 """
 
 from __future__ import annotations
@@ -25,9 +41,11 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
+import io
 import json
 import time
-from collections.abc import Callable, Iterator
+import warnings
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -36,22 +54,31 @@ from typing import Any
 import numpy as np
 import torch
 
-from coos_utils.atomic import atomic_write_text
+from coos_utils.atomic import atomic_path, atomic_write_text
 from coos_utils.codehash import code_hash
-from coos_utils.data import CoosSplit, dataset_fingerprint, holdout, load_split, load_splits
+from coos_utils.data import (
+    CoosDataError,
+    CoosSplit,
+    dataset_fingerprint,
+    holdout,
+    load_split,
+    load_splits,
+)
+from coos_utils.data.wells import well_clusters
 from coos_utils.dg.algorithms import (
+    ALGORITHMS,
     Algorithm,
     TaskInfo,
     get_algorithm,
     method_digest,
     method_hparams,
 )
-from coos_utils.dg.backbones import build_backbone
+from coos_utils.dg.backbones import backbone_digest, backbone_spec, build_backbone
 from coos_utils.dg.data import DomainBatches, augment, centre_crop, evaluation_rows, to_input
 from coos_utils.dg.guard import SplitGuard
 from coos_utils.dg.hparams import draw_hparams
 from coos_utils.metrics import balanced_error, confusion, macro_f1
-from coos_utils.models.checkpoints import save_checkpoint
+from coos_utils.models.checkpoints import load_checkpoint, save_checkpoint
 from coos_utils.models.runtime import (
     autocast,
     cpu_threads,
@@ -63,6 +90,10 @@ from coos_utils.models.runtime import (
 from coos_utils.reference import TEST_SPLITS
 
 EVAL_BATCH = 256
+PREDICTIONS = "predictions.npz"
+MODELS_FOLDER = "models"
+"""The trained-model store inside a trials folder (trial folders are named by trial ids)."""
+MODEL_FILE, TRAINING_FILE = "model.pt", "training.json"
 
 
 @functools.cache
@@ -84,7 +115,11 @@ class TrialSpec:
     eval_every: int = 100
     width: float = 0.125
     backbone: str = "deeploc"
-    max_eval_images: int | None = None
+    """The network: a built-in name, ``file.py:make``, ``module:make`` or an entry point (see
+    :mod:`coos_utils.dg.backbones`); a file's path is made absolute, its code is in the id."""
+    max_val_images: int | None = None
+    """At most this many (class-stratified) images of the held-out validation part are scored
+    at each evaluation; ``None``: all. Test splits are always scored on every image."""
     val_fraction: float = 0.2
     hparams_overrides: tuple[tuple[str, Any], ...] = ()
     """(name, value) pairs that replace the drawn values of the method's hyperparameters of
@@ -95,6 +130,7 @@ class TrialSpec:
 
     def __post_init__(self) -> None:
         get_algorithm(self.plugin or self.method)  # fails early, naming the valid methods
+        object.__setattr__(self, "backbone", backbone_spec(self.backbone))  # in any process
         if self.steps < 1 or self.eval_every < 1 or self.batch_size < 2:
             raise ValueError("steps and eval_every must be >= 1 and batch_size >= 2")
         if not 0.0 < self.val_fraction < 1.0:
@@ -106,6 +142,7 @@ class TrialSpec:
         field, the content of the data (not just its path) and the code a trial runs."""
         text = json.dumps(asdict(self), sort_keys=True) + inputs_tag(self.data_dir)
         text += method_digest(self.plugin or self.method)  # an edited plug-in reruns
+        text += backbone_digest(self.backbone)  # and so does an edited backbone file
         digest = hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
         return f"{self.method}-h{self.hparams_seed}-s{self.seed}-{digest}"
 
@@ -141,6 +178,73 @@ def trial_hparams(spec: TrialSpec) -> dict[str, Any]:
     hparams = draw_hparams(spec.method, spec.hparams_seed, table)
     hparams.update((k, v) for k, v in spec.hparams_overrides if k in hparams)
     return hparams
+
+
+_TEST_TIME_ONLY = frozenset(
+    {"adapt", "trains_as", "HPARAMS", "name", "__doc__", "__module__", "__qualname__"}
+    | {"__firstlineno__", "__static_attributes__", "__annotations__", "__dict__", "__weakref__"}
+)
+"""What a class may define and still train exactly as the built-in method it subclasses."""
+
+
+def training_identity(spec: TrialSpec) -> str:
+    """The method whose training ``spec``'s method repeats: the built-in its class names in
+    its own ``trains_as`` (checked: the class subclasses it and defines nothing training
+    could use, only test-time behaviour), else the method itself (a plug-in with the digest
+    of its source)."""
+    cls = spec.algorithm
+    shared = cls.__dict__.get("trains_as")
+    if shared is None:
+        return spec.method + method_digest(spec.plugin or spec.method)
+    base = ALGORITHMS.get(shared)
+    if base is None or not issubclass(cls, base):
+        raise ValueError(
+            f"DG method {spec.method!r}: trains_as={shared!r} must name a built-in method "
+            "that its class subclasses"
+        )
+    own = {name for c in cls.__mro__[: cls.__mro__.index(base)] for name in vars(c)}
+    extra = sorted(own - _TEST_TIME_ONLY)
+    if extra:
+        raise ValueError(
+            f"DG method {spec.method!r} cannot train as {shared}: it defines {extra}, which "
+            "training may use (only test-time behaviour, adapt, may differ)"
+        )
+    return shared
+
+
+TRAINING_SETTINGS = (
+    *("steps", "batch_size", "eval_every", "width", "backbone", "val_fraction"),
+    "max_val_images",
+)
+"""The :class:`TrialSpec` fields that training reads, besides the method, draw and seed."""
+
+
+@functools.cache
+def _trial_code() -> str:
+    return code_hash([__name__])
+
+
+def training_key(spec: TrialSpec, train_fingerprint: str, device_type: str) -> str:
+    """``<identity>-s<seed>-<digest>``: the key of the trained model in the store, a digest
+    of everything training depends on: ``train``'s content fingerprint, the training
+    identity, the resolved hyperparameters (not the draw's number), the seed, the training
+    settings, the trial code and the device type (CPU and CUDA differ numerically). The
+    data set's name, its other splits and the test-time method are not part of it."""
+    identity = training_identity(spec)
+    fields = {
+        "train": train_fingerprint,
+        "trains_as": identity,
+        "hparams": trial_hparams(spec),
+        "seed": spec.seed,
+        **{name: getattr(spec, name) for name in TRAINING_SETTINGS},
+        "backbone_code": backbone_digest(spec.backbone),
+        "code": _trial_code(),
+        "device": device_type,
+    }
+    text = json.dumps(fields, sort_keys=True, default=repr)
+    digest = hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+    name = identity if identity in ALGORITHMS else spec.method
+    return f"{name}-s{spec.seed}-{digest}"
 
 
 def plate_ids(split: CoosSplit) -> np.ndarray | None:
@@ -188,7 +292,7 @@ def _train_and_select(
     n_classes = len(train.class_names)
     plates = plate_ids(train)
     fit, val = holdout(len(labels), spec.val_fraction, spec.seed, labels, plates)
-    val = val[evaluation_rows(labels[val], spec.max_eval_images)]
+    val = val[evaluation_rows(labels[val], spec.max_val_images)]
     domains = plates[fit] if plates is not None else np.zeros(len(fit), dtype=np.int64)
     method = spec.algorithm
     per_domain = min(method.domain_batch, spec.batch_size // 2) if method.domain_batch else None
@@ -205,6 +309,7 @@ def _train_and_select(
     crops = torch.Generator().manual_seed(spec.seed)
 
     history, best_error, best_state, best_step, best_val = [], np.inf, None, 0, None
+    ever_nonzero: dict[str, bool] = {}
     for step in range(1, spec.steps + 1):
         minibatches = [
             (
@@ -216,6 +321,8 @@ def _train_and_select(
         algorithm.train()
         with autocast(device):
             losses = algorithm.update(minibatches)
+        for name, value in losses.items():
+            ever_nonzero[name] = ever_nonzero.get(name, False) or float(value) != 0.0
         if step % spec.eval_every == 0 or step == spec.steps:
             val_score = score(
                 labels[val], predict_images(algorithm, images[val], device), n_classes
@@ -237,8 +344,55 @@ def _train_and_select(
         "selected_step": best_step,
         "validation": best_val,
         "validation_history": history,
+        "losses_ever_nonzero": ever_nonzero,
     }
     return algorithm, summary
+
+
+def model_folder(trials_dir: str | Path, key: str) -> Path:
+    """The store's folder of the trained model ``key`` (see :func:`training_key`)."""
+    return Path(trials_dir) / MODELS_FOLDER / key
+
+
+def _stored_model(
+    spec: TrialSpec, train: CoosSplit, device: torch.device, folder: Path
+) -> tuple[Algorithm, dict[str, Any]] | None:
+    """The stored model of ``folder`` (the algorithm with its selected weights, and the
+    training summary), or ``None`` when there is none; a damaged one is named in a warning
+    and ``None`` returned, so that the model is trained again."""
+    if not (folder / TRAINING_FILE).is_file():
+        return None
+    try:
+        summary = json.loads((folder / TRAINING_FILE).read_text("utf-8"))
+        state = load_checkpoint(folder / MODEL_FILE, device)
+        task = TaskInfo(
+            in_channels=int(train.images.shape[1]),
+            n_classes=len(train.class_names),
+            n_domains=int(summary["n_domains"]),
+            class_counts=tuple(int(c) for c in summary["class_counts"]),
+        )
+        backbone = build_backbone(spec.backbone, task.in_channels, task.n_classes, spec.width)
+        algorithm = prepare_module(spec.algorithm(task, trial_hparams(spec), backbone), device)
+        algorithm.load_state_dict(state)
+    except (CoosDataError, OSError, ValueError, KeyError, RuntimeError) as exc:
+        warnings.warn(f"{folder}: stored model unusable ({exc}); training it again", stacklevel=2)
+        return None
+    return algorithm, summary
+
+
+def trained_model(
+    spec: TrialSpec, train: CoosSplit, device: torch.device, folder: Path
+) -> tuple[Algorithm, dict[str, Any], bool]:
+    """The model ``spec`` selects on ``train`` and its training summary: from the store
+    folder ``folder`` when this training was done before, else trained and stored there
+    (the weights with their checksum, then the summary). The flag: whether it was trained."""
+    stored = _stored_model(spec, train, device, folder)
+    if stored is not None:
+        return *stored, False
+    algorithm, summary = _train_and_select(spec, train, device)
+    save_checkpoint(folder / MODEL_FILE, algorithm.state_dict())
+    atomic_write_text(folder / TRAINING_FILE, json.dumps(summary, indent=1))
+    return algorithm, summary, True
 
 
 def _without_confusion(result: dict[str, Any]) -> dict[str, Any]:
@@ -255,6 +409,9 @@ def run_trial(
 ) -> dict[str, Any]:
     """Run one trial and write its record (and weights if ``keep_model``); return the record.
 
+    The model is taken from the store under ``trials_dir`` when the same training was done
+    before (:func:`trained_model`), else trained and stored.
+
     ``opener`` opens a split by name (default: :func:`load_split` on ``spec.data_dir``);
     every opening goes through a :class:`SplitGuard`, whose log is part of the record.
     """
@@ -266,21 +423,26 @@ def run_trial(
     reason = missing_domains(spec, train)
     if reason is not None:
         return _write_record(folder, spec, {"status": "not run", "reason": reason}, guard)
+    key = training_key(spec, train.content_fingerprint(), torch_device.type)
     with cpu_threads(threads):
         started, cpu_started = time.perf_counter(), time.process_time()
-        algorithm, summary = _train_and_select(spec, train, torch_device)
+        algorithm, summary, fresh = trained_model(
+            spec, train, torch_device, model_folder(trials_dir, key)
+        )
         trained = time.perf_counter()
         guard.finalise()
-        test = {}
+        test, predictions = {}, {}
         for name in TEST_SPLITS:
             split = guard.open(name)
-            rows = evaluation_rows(split.labels, spec.max_eval_images)
-            predicted = predict_images(algorithm, split.images[rows], torch_device, adapt=True)
-            test[name] = score(split.labels[rows], predicted, len(split.class_names))
+            predicted = predict_images(algorithm, split.images, torch_device, adapt=True)
+            test[name] = score(split.labels, predicted, len(split.class_names))
+            predictions[name] = SplitPredictions(split.labels, predicted, well_clusters(split.meta))
     outcome = {
         "status": "ran",
         **summary,
+        "model": {"key": key, "source": "trained" if fresh else "reused"},
         "test": test,
+        "predictions": write_predictions(folder, predictions),
         "seconds": {
             "train": trained - started,
             "evaluate": time.perf_counter() - trained,
@@ -312,3 +474,55 @@ def _write_record(
 def read_record(trials_dir: str | Path, spec: TrialSpec) -> dict[str, Any]:
     """The record of a finished trial."""
     return json.loads((trial_folder(trials_dir, spec) / "record.json").read_text("utf-8"))
+
+
+@dataclass(frozen=True)
+class SplitPredictions:
+    """One test split as a trial scored it: true labels, predicted labels, and one well id
+    per image (``None`` when the data have no wells)."""
+
+    labels: np.ndarray
+    predicted: np.ndarray
+    wells: np.ndarray | None = None
+
+
+def write_predictions(folder: Path, predictions: Mapping[str, SplitPredictions]) -> dict[str, str]:
+    """Write ``predictions.npz`` atomically into ``folder``; its name and SHA-256 (for the
+    record, which :func:`read_predictions` checks against)."""
+    arrays = {}
+    for split, found in predictions.items():
+        arrays[f"{split}.labels"] = np.asarray(found.labels, dtype=np.int16)
+        arrays[f"{split}.predicted"] = np.asarray(found.predicted, dtype=np.int16)
+        if found.wells is not None:
+            arrays[f"{split}.wells"] = np.asarray(found.wells, dtype=np.int64)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    payload = buffer.getvalue()
+    with atomic_path(folder / PREDICTIONS) as tmp:
+        tmp.write_bytes(payload)
+    return {"file": PREDICTIONS, "sha256": hashlib.sha256(payload).hexdigest()}
+
+
+def read_predictions(folder: str | Path) -> dict[str, SplitPredictions]:
+    """Split -> :class:`SplitPredictions` of a finished trial that ran, after checking the
+    file against the SHA-256 in its record; a missing or altered file stops with the trial
+    folder to delete (the sweep then runs the trial again)."""
+    folder = Path(folder)
+    path = folder / PREDICTIONS
+    entry = json.loads((folder / "record.json").read_text("utf-8")).get("predictions")
+    rerun = f"delete the trial folder {folder.name} to run the trial again"
+    if entry is None or not path.is_file():
+        raise CoosDataError(path, f"the trial kept no test predictions; {rerun}")
+    payload = path.read_bytes()
+    if hashlib.sha256(payload).hexdigest() != entry["sha256"]:
+        raise CoosDataError(path, f"checksum does not match the trial's record; {rerun}")
+    with np.load(io.BytesIO(payload)) as arrays:
+        names = dict.fromkeys(key.split(".", 1)[0] for key in arrays.files)
+        return {
+            split: SplitPredictions(
+                arrays[f"{split}.labels"].astype(np.int64),
+                arrays[f"{split}.predicted"].astype(np.int64),
+                arrays[f"{split}.wells"] if f"{split}.wells" in arrays.files else None,
+            )
+            for split in names
+        }

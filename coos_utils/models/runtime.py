@@ -9,12 +9,13 @@ run to run.
 from __future__ import annotations
 
 import contextlib
-import os
 import random
 from collections.abc import Iterator
 
 import numpy as np
 import torch
+
+from coos_utils.parallel import usable_cores
 
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
@@ -73,12 +74,12 @@ def prepare_input(x: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 @contextlib.contextmanager
 def cpu_threads(n_jobs: int | None) -> Iterator[None]:
-    """Use ``n_jobs`` torch CPU threads inside the block (-1 or None: leave torch's choice)."""
-    if n_jobs is None or n_jobs < 0:
-        yield
-        return
+    """Use ``n_jobs`` torch CPU threads inside the block (-1 or None: one per core this
+    process may use, :func:`~coos_utils.parallel.usable_cores`; torch's own default counts
+    every core of the machine, even those a cpuset or a CPU quota keeps from it)."""
+    cores = usable_cores()
     before = torch.get_num_threads()
-    torch.set_num_threads(max(1, min(n_jobs, os.cpu_count() or 1)))
+    torch.set_num_threads(cores if n_jobs is None or n_jobs < 0 else max(1, min(n_jobs, cores)))
     try:
         yield
     finally:

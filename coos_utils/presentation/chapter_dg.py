@@ -18,9 +18,16 @@ from IPython.display import HTML, Markdown, display
 from matplotlib.figure import Figure
 
 from coos_utils.dg.ablation import ablation_findings
-from coos_utils.dg.summary import not_run
+from coos_utils.dg.summary import IDENTICAL, is_identical, not_run
+from coos_utils.metrics import IMAGES, RANGE, WELLS
 from coos_utils.presentation.dg_figures import plot_ablation
-from coos_utils.presentation.tables import DASH, folded_table, interval_text, readable
+from coos_utils.presentation.tables import (
+    DASH,
+    dg_vs_erm_readable,
+    folded_table,
+    interval_text,
+    readable,
+)
 from coos_utils.reference import TEST_SPLITS
 
 MEASURES = {
@@ -59,7 +66,8 @@ def profile_line(dg: Mapping[str, Any]) -> str:
         f"{_count(dg['n_draws'], 'hyperparameter draw')}, seeds "
         f"{', '.join(str(s) for s in dg['seeds'])}, {dg['steps']} training steps "
         f"of {dg['batch_size']} images, DeepLoc at width {dg['width']} (the paper's DeepLoc: "
-        f"{PAPER_DEEPLOC})."
+        f"{PAPER_DEEPLOC}). Model selection scores {sample_words(dg['max_val_images'])} of "
+        "the held-out 20% of `train`; every test set is scored on all its images."
     )
     overrides = dict(dg.get("hparams_overrides", ()))
     if not overrides:
@@ -71,20 +79,51 @@ def profile_line(dg: Mapping[str, Any]) -> str:
     )
 
 
+def sample_words(max_images: int | None) -> str:
+    """How many images of a split a measure used, for a caption: ``all images`` or ``a fixed
+    class-stratified sample of at most N images``."""
+    if max_images is None:
+        return "all images"
+    return f"a fixed class-stratified sample of at most {max_images} images"
+
+
 def _count(n: int, noun: str) -> str:
     """``1 draw``, ``2 draws``."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def method_notes(records: pd.DataFrame, summary: pd.DataFrame, confound: str) -> str:
-    """Markdown under the methods' table: each method that did not run and why, and the
-    plate/class ``confound`` (``dg.data.plate_class_note``) when CORAL ran; "" if neither."""
+    """Markdown under the methods' table: each method that did not run and why, each method
+    with a note (identical to ERM, a loss that was always 0), and the plate/class
+    ``confound`` (``dg.data.plate_class_note``) when CORAL ran; "" if none."""
     missing = not_run(records).items()
     lines = [f"**{m}: no numbers.** {why}; `dg.csv` marks it so." for m, why in missing]
+    noted = summary[(summary["seeds"] > 0) & (summary["note"].fillna("") != "")]
+    for method, note in noted[["method", "note"]].drop_duplicates().values:
+        shown = "; no difference from ERM is shown for it" if is_identical(note) else ""
+        lines.append(f"**{method}:** {note}{shown}.")
     coral = summary[(summary["method"] == "CORAL") & (summary["seeds"] > 0)]
     if confound and len(coral):
         lines.append(f"**CORAL's row:** {confound}; aligning plates also aligns class mixes.")
     return "\n\n".join(lines)
+
+
+def interval_words(table: pd.DataFrame, metric: str = "balanced_error") -> str:
+    """What the intervals of ``metric`` in ``dg.csv`` or ``dg_vs_erm.csv`` are, in words for
+    a caption (from their ``interval`` column)."""
+    kinds = set(table.loc[table["metric"] == metric, "interval"].fillna("")) - {""}
+    if kinds == {WELLS}:
+        return "95% bootstrap interval over the test set's wells (within class)"
+    if kinds == {IMAGES}:
+        return "95% bootstrap interval over the test set's images (within class)"
+    if kinds == {WELLS, IMAGES}:
+        return (
+            "95% bootstrap interval over the test set's wells (within class; over images "
+            "where a class has fewer than two wells)"
+        )
+    if kinds == {RANGE}:
+        return "range over seeds (lowest to highest)"
+    return "interval (none here: no method has numbers)"
 
 
 def forest_caption(paired: pd.DataFrame, label: str, metric: str = "balanced_error") -> str:
@@ -94,9 +133,11 @@ def forest_caption(paired: pd.DataFrame, label: str, metric: str = "balanced_err
     seeds = int(rows["seeds"].min()) if len(rows) else 0
     return (
         f"Each method's balanced error minus ERM's, seed by seed, per test set ({label}): "
-        f"the mean over {seeds} paired seeds (point) and its 95% t-interval (bar). Left of the "
-        "line is better than ERM; blue or vermillion where the interval excludes zero (better "
-        "or worse), grey where it does not."
+        f"the mean over {seeds} paired seeds (point) and its {interval_words(paired, metric)}, "
+        "the trained models held fixed (bar). Left of the line is better than ERM; blue or "
+        "vermillion where the interval and every paired seed are on one side of zero (better "
+        "or worse), grey otherwise. A method whose predictions equal ERM's is written "
+        f'"{IDENTICAL}" instead of a point.'
     )
 
 
@@ -105,7 +146,8 @@ def forest_caption(paired: pd.DataFrame, label: str, metric: str = "balanced_err
 
 def summary_readable(summary: pd.DataFrame, metric: str = "balanced_error") -> pd.DataFrame:
     """``dg.csv`` as one row per method and one column per test set, ``mean (low–high)``
-    over seeds; "not run" for methods without numbers."""
+    over seeds; "not run" for methods without numbers; a method identical to ERM is named
+    so beside its name."""
     rows = summary[summary["metric"] == metric]
     splits = [s for s in TEST_SPLITS if s in set(rows["split"])]
     cells = {
@@ -113,10 +155,35 @@ def summary_readable(summary: pd.DataFrame, metric: str = "balanced_error") -> p
         for r in rows.itertuples(index=False)
     }
     methods = list(dict.fromkeys(rows["method"]))
+    identical = set(rows.loc[rows["note"].map(is_identical), "method"])
+    names = [f"{m} ({IDENTICAL})" if m in identical else m for m in methods]
     table = pd.DataFrame(
-        {s: [cells.get((m, s), DASH) for m in methods] for s in splits}, index=methods
+        {s: [cells.get((m, s), DASH) for m in methods] for s in splits}, index=names
     )
     return table.rename_axis("method").reset_index()
+
+
+def paired_readable(
+    paired: pd.DataFrame, summary: pd.DataFrame, metric: str = "balanced_error"
+) -> pd.DataFrame:
+    """``dg_vs_erm.csv`` as one row per method and one column per test set (the mean paired
+    difference with its interval, ``better`` / ``worse`` when it resolves), with the note
+    instead of numbers for a method identical to ERM and "not run" for a method that could
+    not run (from ``dg.csv``)."""
+    table = dg_vs_erm_readable(paired, metric)
+    splits = list(table.columns.drop("method"))
+    rows = paired[paired["metric"] == metric]
+    notes = rows.groupby("method", sort=False)["note"].first() if "note" in rows else {}
+    for method, note in dict(notes).items():
+        if is_identical(note):
+            table.loc[table["method"] == method, splits] = IDENTICAL
+    missing = summary.loc[summary["seeds"] == 0, "method"].drop_duplicates()
+    missing = [m for m in missing if m not in set(table["method"])]
+    splits = splits or [s for s in TEST_SPLITS if s in set(summary["split"])]
+    extra = pd.DataFrame(
+        [[m, *[NOT_RUN] * len(splits)] for m in missing], columns=["method", *splits]
+    )
+    return pd.concat([table, extra], ignore_index=True) if len(extra) else table
 
 
 def _summary_cell(mean: float, low: float, high: float, seeds: int) -> str:

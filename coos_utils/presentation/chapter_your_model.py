@@ -16,13 +16,14 @@ import pandas as pd
 from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 
-from coos_utils.presentation.chapter_dg import ChapterView, show_table
+from coos_utils.dg.summary import is_identical
+from coos_utils.plugins import label as plugin_label
+from coos_utils.presentation.chapter_dg import ChapterView, paired_readable, show_table
 from coos_utils.presentation.findings import data_phrase
 from coos_utils.presentation.style import COLUMN_INCHES, OKABE_ITO, styled
 from coos_utils.presentation.tables import (
     IMAGE,
     WELL,
-    dg_vs_erm_readable,
     interval_kind,
     interval_text,
     table3_readable,
@@ -59,24 +60,32 @@ def your_model_finding(
     table: pd.DataFrame,
     baselines: pd.DataFrame | None,
     paired: pd.DataFrame,
+    summary: pd.DataFrame,
     label: str,
     synthetic: bool,
 ) -> str:
     """The chapter's opening answer: the model's error on each test set and its worst; the
-    book's and the paper's DeepLoc on test3 and test4; the DG plug-ins against ERM."""
+    book's and the paper's DeepLoc on test3 and test4; the DG plug-ins against ERM (or
+    that they were identical to it, or not run: ``summary`` is ``dg.csv``)."""
     row = table.iloc[0]
     tests = row[list(TEST_SPLITS)].astype(float)
-    worst = str(tests.idxmax())
     sentences = [
         f"On this run ({data_phrase(label, synthetic)}) the {row['features']} has a balanced "
-        f"error of {_errors(row)}; its worst test set is {worst}, "
-        f"{tests[worst] - tests['test1']:+.1f} points from the random hold-out (test1).",
+        f"error of {_errors(row)}; its worst test set is {_worst(tests)}.",
         _reference_sentence(baselines),
-        _plugin_sentence(paired),
+        _plugin_sentence(paired, summary),
     ]
     if synthetic:
         sentences.append(SYNTHETIC_NOTE)
     return " ".join(s for s in sentences if s)
+
+
+def _worst(tests: pd.Series) -> str:
+    """The worst test set and its distance from the random hold-out (test1)."""
+    worst = str(tests.idxmax())
+    if worst == "test1":
+        return "test1, the random hold-out itself"
+    return f"{worst}, {tests[worst] - tests['test1']:+.1f} points from the random hold-out (test1)"
 
 
 def _reference_sentence(baselines: pd.DataFrame | None) -> str:
@@ -95,16 +104,29 @@ def _reference_sentence(baselines: pd.DataFrame | None) -> str:
     )
 
 
-def _plugin_sentence(paired: pd.DataFrame, metric: str = "balanced_error") -> str:
+def _plugin_sentence(
+    paired: pd.DataFrame, summary: pd.DataFrame, metric: str = "balanced_error"
+) -> str:
     rows = paired[paired["metric"] == metric]
-    if rows.empty:
+    notes = rows.groupby("method", sort=False)["note"].first() if "note" in rows else {}
+    identical = [m for m, note in dict(notes).items() if is_identical(note)]
+    measured = rows[~rows["method"].isin(identical)]
+    missing = summary.loc[summary["seeds"] == 0, ["method", "note"]].drop_duplicates()
+    sentences = [f"{m}: {notes[m]}, so no difference is shown." for m in identical]
+    sentences += [f"{note}." for note in missing["note"]]
+    if not measured.empty:
+        parts = [
+            f"{method} {_listed_diffs(group)}"
+            for method, group in measured.groupby("method", sort=False)
+        ]
+        seeds = int(measured["seeds"].min())
+        caveat = "one seed, so no verdict" if seeds < 2 else f"{seeds} paired seeds"
+        sentences.insert(
+            0, f"Against ERM (balanced error, method minus ERM; {caveat}): {'; '.join(parts)}."
+        )
+    if not sentences:
         return "No DG method was compared with ERM (`dg_methods` has no ERM or no other method)."
-    parts = [
-        f"{method} {_listed_diffs(group)}" for method, group in rows.groupby("method", sort=False)
-    ]
-    seeds = int(rows["seeds"].min())
-    caveat = "one seed, so no interval" if seeds < 2 else f"{seeds} paired seeds"
-    return f"Against ERM (balanced error, method minus ERM; {caveat}): {'; '.join(parts)}."
+    return " ".join(sentences)
 
 
 def _listed_diffs(group: pd.DataFrame) -> str:
@@ -120,6 +142,14 @@ def training_note(model: nn.Module, history: pd.DataFrame, steps: int, batch: in
         f"{weights:,} weights, {steps} steps of {batch} images; training loss "
         f"{history['loss'].head(10).mean():.2f} over the first ten steps, "
         f"{history['loss'].tail(10).mean():.2f} over the last ten."
+    )
+
+
+def backbone_sentence(backbone: str, width: float) -> str:
+    """Which network the DG methods train: the chapter's ``backbone``, the one trained above."""
+    return (
+        f"Every method below trains the network above, `{plugin_label(backbone)}` at width "
+        f"{width:g}, as its backbone: from fresh weights in each trial, on 60 x 60 crops."
     )
 
 
@@ -166,7 +196,8 @@ def comparison_readable(
 def scores_readable(scores: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
     """Per split: balanced error with its interval inline and macro F1 (%). One run: its
     bootstrap interval (over wells when the split has one, else images); several: the mean
-    and t-interval over seeds (``summary``)."""
+    over seeds with the interval of ``summary`` (a bootstrap of the mean over seeds; its
+    ``interval`` column names the kind)."""
     if scores["run"].nunique() > 1:
         errors = summary[summary["metric"] == "balanced_error"]
         f1 = summary[summary["metric"] == "macro_f1"].set_index("split")["mean"]
@@ -196,12 +227,16 @@ def _scores_frame(
     )
 
 
-def show_paired(run: ChapterView, paired: pd.DataFrame, path: Path, caption: str) -> None:
-    """The DG methods against ERM (one row per method) with its CSV, or why there is none."""
-    if paired[paired["metric"] == "balanced_error"].empty:
+def show_paired(
+    run: ChapterView, paired: pd.DataFrame, summary: pd.DataFrame, path: Path, caption: str
+) -> None:
+    """The DG methods against ERM (one row per method; identical to ERM or not run said in
+    words) with its CSV, or why there is none."""
+    shown = paired_readable(paired, summary)
+    if shown.empty:
         display(Markdown("No paired comparison: `dg_methods` has no ERM or no other method."))
         return
-    show_table(run, dg_vs_erm_readable(paired), caption, path)
+    show_table(run, shown, caption, path)
 
 
 # --- the headline figure --------------------------------------------------------------------

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from coos_utils.dg.summary import is_identical
 from coos_utils.presentation.figures import panel_grid
 from coos_utils.presentation.style import ANNOTATION_POINTS, COLUMN_INCHES, styled
 from coos_utils.reference import TEST_SPLITS, paper_table3
@@ -25,10 +26,12 @@ MEASURE_LABELS = {
 
 @styled
 def plot_methods(summary: pd.DataFrame, title: str, metric: str = "balanced_error") -> Figure:
-    """Each method's mean and 95% interval over seeds per test set, ERM in black, ERM's
-    interval shaded; for balanced error, the paper's DeepLoc (end to end, real COOS-7) too."""
+    """Each method's mean and 95% interval per test set (``dg.csv``), ERM in black, ERM's
+    interval shaded, a method identical to ERM labelled so; for balanced error, the paper's
+    DeepLoc (end to end, real COOS-7) too."""
     rows = summary[summary["metric"] == metric].dropna(subset=["mean"])  # not-run methods out
     methods = ["ERM", *sorted(set(rows["method"]) - {"ERM"})]
+    identical = set(rows.loc[rows["note"].map(is_identical), "method"]) if "note" in rows else set()
     x = np.arange(len(TEST_SPLITS))
     step = 0.8 / len(methods)
     fig, ax = plt.subplots(figsize=(COLUMN_INCHES, 4.2))
@@ -38,7 +41,8 @@ def plot_methods(summary: pd.DataFrame, title: str, metric: str = "balanced_erro
         error = np.vstack([mean - part["ci_low"], part["ci_high"] - mean])
         pos = x - 0.4 + step * (k + 0.5)
         colour = "black" if method == "ERM" else None
-        ax.errorbar(pos, mean, yerr=error, fmt="o", capsize=3, color=colour, label=method)
+        label = f"{method} (identical to ERM)" if method in identical else method
+        ax.errorbar(pos, mean, yerr=error, fmt="o", capsize=3, color=colour, label=label)
         if method == "ERM":
             for i in range(len(x)):
                 ax.fill_between(

@@ -1,4 +1,6 @@
-"""The DG chapter's forest plot: each method's paired difference from ERM per test set."""
+"""The DG chapter's forest plot: each method's paired difference from ERM per test set; a
+method identical to ERM (``dg.summary.IDENTICAL``) is written as such, never drawn as a
+difference of zero."""
 
 from __future__ import annotations
 
@@ -7,7 +9,14 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from coos_utils.presentation.style import COLUMN_INCHES, NEUTRAL, OKABE_ITO, styled
+from coos_utils.dg.summary import is_identical
+from coos_utils.presentation.style import (
+    ANNOTATION_POINTS,
+    COLUMN_INCHES,
+    NEUTRAL,
+    OKABE_ITO,
+    styled,
+)
 from coos_utils.reference import TEST_SPLITS
 
 METRIC_LABELS = {"balanced_error": "balanced error", "macro_f1": "macro F1"}
@@ -25,8 +34,9 @@ def _colour(row: pd.Series) -> str:
 @styled
 def plot_dg_forest(paired: pd.DataFrame, title: str, metric: str = "balanced_error") -> Figure:
     """One panel per test set, one row per method: the mean paired difference from ERM
-    (method minus ERM, points) and its 95% t-interval over seeds (``dg_vs_erm.csv``); blue
-    where the interval shows the method better than ERM, vermillion worse, grey neither."""
+    (method minus ERM, points) and its 95% interval (``dg_vs_erm.csv``); blue where the
+    verdict is better than ERM, vermillion worse, grey neither; "identical to ERM" written
+    on the row of a method whose predictions equal ERM's."""
     rows = paired[paired["metric"] == metric]
     methods = list(dict.fromkeys(rows["method"]))
     splits = [s for s in TEST_SPLITS if s in set(rows["split"])]
@@ -38,6 +48,18 @@ def plot_dg_forest(paired: pd.DataFrame, title: str, metric: str = "balanced_err
     for ax, split in zip(axes[0], splits, strict=True):
         part = rows[rows["split"] == split].set_index("method").reindex(methods)
         for k, (_, row) in enumerate(part.iterrows()):
+            if is_identical(row.get("note", "")):
+                ax.text(
+                    0.5,
+                    y[k],
+                    "identical to ERM",
+                    transform=ax.get_yaxis_transform(),
+                    ha="center",
+                    va="center",
+                    fontsize=ANNOTATION_POINTS,
+                    color=NEUTRAL,
+                )
+                continue
             if pd.isna(row["mean_diff"]):
                 continue
             colour = _colour(row)

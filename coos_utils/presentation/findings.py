@@ -367,29 +367,33 @@ def dg_finding(
     metric: str = "balanced_error",
 ) -> str:
     """Chapter 05: which methods beat ERM by the paired interval on each test set (from
-    ``dg_vs_erm.csv``), the largest difference, and the methods that could not run (from
-    ``dg.csv``)."""
+    ``dg_vs_erm.csv``), the largest difference, the methods shown with a note instead of a
+    difference (identical to ERM) and the methods that could not run (from ``dg.csv``)."""
     rows = paired[paired["metric"] == metric]
+    notes = rows["note"].fillna("") if "note" in rows else pd.Series("", index=rows.index)
+    noted = rows[rows["mean_diff"].isna() & (notes != "")]
+    measured = rows.drop(noted.index)
     what = metric.replace("_", " ")
-    methods = list(dict.fromkeys(rows["method"]))
-    seeds = int(rows["seeds"].min()) if len(rows) else 0
+    methods = list(dict.fromkeys(measured["method"]))
+    seeds = int(measured["seeds"].min()) if len(measured) else 0
     head = (
         f"On this run ({data_phrase(label, synthetic)}) {len(methods)} methods were compared "
         f"with ERM over {seeds} paired seeds"
     )
-    better = rows[rows["helps"].astype(bool)]
+    test = "the paired 95% interval, with every paired seed agreeing"
+    better = measured[measured["helps"].astype(bool)]
     if better.empty:
-        sentences = [f"{head}; none has a lower {what} than ERM by the paired 95% interval."]
+        sentences = [f"{head}; none has a lower {what} than ERM by {test}."]
     else:
-        sentences = [
-            f"{head}; by the paired 95% interval, ERM's {what} is beaten by "
-            f"{_methods_by_split(better)}."
-        ]
-    worse = rows[rows["hurts"].astype(bool)]
+        sentences = [f"{head}; by {test}, ERM's {what} is beaten by {_methods_by_split(better)}."]
+    worse = measured[measured["hurts"].astype(bool)]
     if not worse.empty:
         sentences.append(f"Worse than ERM by the same test: {_methods_by_split(worse)}.")
-    if len(rows):
-        sentences.append(_largest_sentence(rows, metric))
+    if len(measured):
+        sentences.append(_largest_sentence(measured, metric))
+    shown = pd.DataFrame({"method": noted["method"], "note": notes.loc[noted.index]})
+    for method, note in shown.drop_duplicates().values:
+        sentences.append(f"{method}: {note}, so no difference from ERM is shown.")
     missing = summary.loc[summary["seeds"] == 0, "method"].drop_duplicates()
     if len(missing):
         sentences.append(f"Not run: {_listed(list(missing))}.")

@@ -1,11 +1,14 @@
 """Tables across runs: list the results folders and collect chosen ones into one table.
 
 A results folder is any ``<results_dir>/<data-id>/<name>/`` with a ``provenance.json``: a
-profile's folder written by the chapters (``table3.csv``, ``dg.csv``, ...) or an
-``eval-<model>`` folder written by ``coos evaluate``. :func:`list_results` says for each what
+profile's folder written by the chapters (``table3.csv``, ``dg.csv``, ...), an
+``eval-<model>`` folder written by ``coos evaluate`` or a folder written by ``coos sweep``
+(``dg.csv``, entry :data:`SWEEP`). :func:`list_results` says for each what
 made it (data id, profile, code hash, date, status) and what it holds; :func:`collect` reads
 the balanced errors of chosen folders into one long table, as DomainBed's ``collect_results``
-does for its sweeps. Each row names its ``interval``:
+does for its sweeps. Each row names its ``metric`` (``balanced_error``, or ``accuracy`` where a
+file has it: ``<split>_accuracy`` columns of ``table3.csv``, ``accuracy`` rows of
+``summary.csv`` and ``dg.csv``) and its ``interval``:
 
 * ``table3.csv``: one row per (features, model) and split, with the well-level bootstrap
   interval when the row has one (:data:`WELLS`), else the image-level one (:data:`IMAGES`)
@@ -14,10 +17,13 @@ does for its sweeps. Each row names its ``interval``:
   interval its ``interval`` column names; :data:`T_OVER_SEEDS` in files written before it
   had one) instead of its per-seed ``table3.csv`` rows;
 * ``dg.csv``: one row per method and split, with the interval its ``interval`` column names
-  (:data:`UNNAMED` when it has none).
+  (:data:`UNNAMED` when it has none); the model is the method's name (a plug-in's class
+  name). Chapter 06's ``your_model/dg.csv`` is read from its profile folder, whose record
+  holds that chapter's run and status, its rows' features :data:`DG_FILES` names.
 
 An interval that leaves [0, 100] (a t-interval over two or three seeds in an older file) is
-not shown: the row keeps its mean and its ``interval`` says why. Every folder keeps its rows:
+not shown: the row keeps its mean and its ``interval`` says why. :func:`wide` shows the two
+metrics in separate columns, never in one. Every folder keeps its rows:
 two folders with the same ``<data-id>/<name>`` are told apart by more of their path
 (:func:`source_labels`); a folder named twice, or a file with two rows for one (features,
 model, split), is refused. A folder whose ``provenance.json`` cannot be read, or whose results
@@ -31,37 +37,55 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from coos_utils.data.errors import CoosDataError
+from coos_utils.metrics import IMAGES, WELLS
 from coos_utils.reference import SPLIT_NAMES
 from coos_utils.results.provenance import PROVENANCE, UNFINISHED, read_provenance
 
 COLUMNS = [
-    "source", "features", "model", "split", "mean", "ci_low", "ci_high", "interval", "seeds"
+    "source", "features", "model", "split", "metric", "mean", "ci_low", "ci_high", "interval",
+    "seeds",
 ]  # fmt: skip
+METRICS = ("balanced_error", "accuracy")
+"""The metrics collected, each in columns of its own in :func:`wide`."""
 LIST_COLUMNS = ["folder", "data_id", "profile", "code", "date", "status", "holds"]
-WRITERS = {"table3.csv": "03_classifiers", "dg.csv": "05_domain_generalization"}
-"""The chapter that writes each collected file (its status says whether the file is whole)."""
+SWEEP = "sweep"
+"""The entry ``coos sweep`` records in its folder's ``provenance.json``."""
+YOUR_MODEL_DG = "your_model/dg.csv"
+"""Chapter 06's DG table, in its profile folder (whose record holds the chapter's run)."""
+WRITERS = {
+    "table3.csv": ("03_classifiers",),
+    "dg.csv": ("05_domain_generalization", SWEEP),
+    YOUR_MODEL_DG: ("06_your_model",),
+}
+"""The runs that write each collected file (their status says whether the file is whole)."""
 EVALUATION = "evaluate"
-SHOWN_FILES = ("table3.csv", "dg.csv", "summary.csv")
+SHOWN_FILES = ("table3.csv", "dg.csv", "summary.csv", YOUR_MODEL_DG)
 """The files :func:`collect` reads (``summary.csv``: an evaluation's mean over seeds)."""
 DG_FEATURES = "DG sweep"
 """The ``features`` of the rows read from ``dg.csv`` (its methods are the ``model``)."""
-WELLS, IMAGES = "bootstrap, wells", "bootstrap, images"
-"""Percentile bootstrap intervals, wells (plate + well) or images resampled within class."""
-RANGE = "range over seeds"
-"""The lowest and highest value over seeds."""
+DG_FILES = {"dg.csv": DG_FEATURES, YOUR_MODEL_DG: f"{DG_FEATURES} (06_your_model)"}
+"""The DG tables a folder may hold, each with the ``features`` its rows carry."""
 T_OVER_SEEDS = "t over seeds"
 """A t-interval over seeds (``summary.csv`` files without an ``interval`` column)."""
 UNNAMED = "not named in dg.csv"
 """The kind of a ``dg.csv`` interval when the file has no ``interval`` column."""
+NO_INTERVAL = "no interval"
+"""The kind of a value shown without interval (a single run's accuracy)."""
 OUT_OF_RANGE = "not shown: outside [0, 100]"
 """Said (after the file's kind) of an interval that leaves the error's range."""
 MAX_RECORD_BYTES = 16 * 2**20
 """The largest ``provenance.json`` read (a record is a few kilobytes)."""
 LISTED_CHARACTERS = 40
 """How much of a record's value a listing shows."""
+
+
+def accuracy_column(split: str) -> str:
+    """The ``table3.csv`` column of the accuracy (%) on ``split``."""
+    return f"{split}_accuracy"
 
 
 def results_folders(results_dir: str | Path) -> list[Path]:
@@ -104,6 +128,7 @@ def _holds(folder: Path) -> str:
     for name, column, say in (
         ("table3.csv", "features", lambda t: f"table3 ({len(t)} rows)"),
         ("dg.csv", "method", lambda t: f"dg ({t['method'].nunique()} methods)"),
+        (YOUR_MODEL_DG, "method", lambda t: f"chapter 06 dg ({t['method'].nunique()} methods)"),
         ("summary.csv", "seeds", lambda t: f"evaluation ({t['seeds'].max()} seeds)"),
     ):
         if (folder / name).is_file():
@@ -161,7 +186,7 @@ def resolve_folder(name: str | Path, results_dir: str | Path = "results") -> Pat
 
 def _refuse_failed(folder: Path, files: Sequence[str]) -> None:
     runs = read_record(folder).get("chapters", {})
-    writers = [WRITERS.get(f, EVALUATION) for f in files] + [EVALUATION]
+    writers = [w for f in files for w in WRITERS.get(f, (EVALUATION,))] + [EVALUATION]
     for chapter in dict.fromkeys(writers):
         status = runs.get(chapter, {}).get("status")
         if status in UNFINISHED:
@@ -180,16 +205,18 @@ def _table3_rows(table: pd.DataFrame, source: str) -> list[list]:
             well = f"{split}_well_ci_low" in row and pd.notna(row[f"{split}_well_ci_low"])
             infix, kind = ("_well", WELLS) if well else ("", IMAGES)
             low, high = row.get(f"{split}{infix}_ci_low"), row.get(f"{split}{infix}_ci_high")
-            rows.append(
-                [source, row["features"], row["model"], split, row[split], low, high, kind, 1]
-            )
+            key = [source, row["features"], row["model"], split]
+            rows.append([*key, "balanced_error", row[split], low, high, kind, 1])
+            accuracy = row.get(accuracy_column(split))
+            if accuracy is not None and pd.notna(accuracy):
+                rows.append([*key, "accuracy", accuracy, np.nan, np.nan, NO_INTERVAL, 1])
     return rows
 
 
 def _summary_rows(
     summary: pd.DataFrame, source: str, features: str | None, unnamed: str
 ) -> list[list]:
-    errors = summary[(summary["metric"] == "balanced_error") & summary["split"].isin(SPLIT_NAMES)]
+    errors = summary[summary["metric"].isin(METRICS) & summary["split"].isin(SPLIT_NAMES)]
     kinds = errors["interval"] if "interval" in errors else pd.Series(unnamed, errors.index)
     return [
         [
@@ -197,6 +224,7 @@ def _summary_rows(
             features or r.method,
             r.method if features else f"mean of {r.seeds} seeds",
             r.split,
+            r.metric,
             r.mean,
             r.ci_low,
             r.ci_high,
@@ -222,11 +250,11 @@ def _within_range(rows: list[list]) -> list[list]:
 
 def _unique(rows: list[list], path: Path) -> list[list]:
     """``rows``, or a :class:`CoosDataError` naming ``path`` when two share a key."""
-    keys = Counter(tuple(str(v) for v in row[1:4]) for row in rows)
+    keys = Counter(tuple(str(v) for v in row[1:5]) for row in rows)
     twice = next((key for key, count in keys.items() if count > 1), None)
     if twice is not None:
-        features, model, split = twice
-        raise CoosDataError(path, f"holds two rows for {features} / {model} on {split}")
+        features, model, split, metric = twice
+        raise CoosDataError(path, f"holds two rows for {features} / {model} on {split} ({metric})")
     return rows
 
 
@@ -234,9 +262,9 @@ def folder_rows(folder: Path, source: str | None = None) -> pd.DataFrame:
     """The balanced errors one results folder holds (module docstring), :data:`COLUMNS`."""
     source = source or f"{folder.parent.name}/{folder.name}"
     present = [f for f in SHOWN_FILES if (folder / f).is_file()]
-    if not {"table3.csv", "dg.csv"} & set(present):
+    _refuse_failed(folder, present or list(WRITERS))
+    if not {"table3.csv", *DG_FILES} & set(present):
         raise CoosDataError(folder, "holds neither table3.csv nor dg.csv: nothing to collect")
-    _refuse_failed(folder, present)
     summary_columns = ["method", "split", "metric", "mean", "ci_low", "ci_high", "seeds"]
     rows: list[list] = []
     summary = (
@@ -248,9 +276,10 @@ def folder_rows(folder: Path, source: str | None = None) -> pd.DataFrame:
     elif "table3.csv" in present:
         table = _read_csv(folder / "table3.csv", ["features", "model"])
         rows += _unique(_table3_rows(table, source), folder / "table3.csv")
-    if "dg.csv" in present:
-        dg = _read_csv(folder / "dg.csv", summary_columns)
-        rows += _unique(_summary_rows(dg, source, DG_FEATURES, UNNAMED), folder / "dg.csv")
+    for name, features in DG_FILES.items():
+        if name in present:
+            dg = _read_csv(folder / name, summary_columns)
+            rows += _unique(_summary_rows(dg, source, features, UNNAMED), folder / name)
     return pd.DataFrame(_within_range(rows), columns=COLUMNS)
 
 
@@ -288,25 +317,45 @@ def collect(folders: Sequence[str | Path], results_dir: str | Path = "results") 
 
 
 def wide(long: pd.DataFrame) -> pd.DataFrame:
-    """One row per (source, features, model), one column per split: ``mean [low, high]``
-    (balanced error, %), and the intervals each row carries. Every row of ``long`` is shown:
-    two rows with one key and split are refused (``ValueError``)."""
+    """One row per (source, features, model): one column per split for the balanced error,
+    ``mean [low, high]`` (%); then, where any row has it, ``<split> accuracy`` columns (%,
+    the mean); and the kinds of the error intervals the row carries. Every row of ``long``
+    is shown: two rows with one key, split and metric are refused (``ValueError``)."""
     keys = ["source", "features", "model"]
-    repeated = long[long.duplicated([*keys, "split"], keep=False)]
+    long = long if "metric" in long else long.assign(metric="balanced_error")
+    repeated = long[long.duplicated([*keys, "split", "metric"], keep=False)]
     if len(repeated):
         first = repeated.iloc[0]
         raise ValueError(
             f"{first['source']}: two rows for {first['features']} / {first['model']} "
             f"on {first['split']}; give each folder its own source"
         )
-    cells = long.assign(cell=[_cell(r.mean, r.ci_low, r.ci_high) for r in long.itertuples()])
-    table = cells.pivot_table(
-        index=keys, columns="split", values="cell", aggfunc="first", sort=False
+    order = long[keys].drop_duplicates()
+    errors = long[long["metric"] == "balanced_error"]
+    table = _pivot(errors, keys, order, lambda r: _cell(r.mean, r.ci_low, r.ci_high), "{}")
+    accuracy = long[long["metric"] == "accuracy"]
+    if len(accuracy):
+        more = _pivot(accuracy, keys, order, lambda r: _cell(r.mean, np.nan, np.nan), "{} accuracy")
+        table = pd.concat([table, more], axis=1)
+    kinds = errors.groupby(keys, sort=False)["interval"].agg(lambda k: "; ".join(dict.fromkeys(k)))
+    table = table.assign(interval=kinds.reindex(table.index).fillna(""))
+    return table.reset_index().rename_axis(columns=None)
+
+
+def _pivot(
+    rows: pd.DataFrame, keys: list[str], order: pd.DataFrame, cell: Any, name: str
+) -> pd.DataFrame:
+    """``rows`` as one text column per split (named ``name.format(split)``), indexed by
+    ``keys`` in ``order``; "" where a row has no value."""
+    cells = rows.assign(cell=[cell(r) for r in rows.itertuples()])
+    table = (
+        cells.pivot_table(index=keys, columns="split", values="cell", aggfunc="first", sort=False)
+        if len(cells)
+        else pd.DataFrame(index=pd.MultiIndex.from_frame(order))
     )
     splits = [s for s in SPLIT_NAMES if s in table.columns]
-    table = table[splits].fillna("")
-    kinds = cells.groupby(keys, sort=False)["interval"].agg(lambda k: "; ".join(dict.fromkeys(k)))
-    return table.assign(interval=kinds).reset_index().rename_axis(columns=None)
+    table = table.reindex(pd.MultiIndex.from_frame(order))[splits].fillna("")
+    return table.rename(columns={s: name.format(s) for s in splits})
 
 
 def _cell(mean: float, low: float, high: float) -> str:

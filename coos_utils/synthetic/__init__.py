@@ -9,19 +9,32 @@ with some shifts off. Modules: ``params`` (knobs), ``design`` (plates, wells, fi
 (workers and files).
 """
 
+from typing import Any
+
 from coos_utils.synthetic.design import SCALES, Design, make_design, split_sizes
 from coos_utils.synthetic.optics import Microscope
-from coos_utils.synthetic.params import CLASS_DRIFTS, SHIFTS, SWITCHES, SimulationParams
-from coos_utils.synthetic.simulate import (
-    GENERATOR_VERSION,
-    MAX_SEED,
-    Simulation,
-    check_seed,
-    ensure_synthetic,
-    file_name,
-    folder_name,
-    simulate_dataset,
+from coos_utils.synthetic.params import CLASS_DRIFTS, MAX_SEED, SHIFTS, SWITCHES, SimulationParams
+
+_LAZY = (
+    "GENERATOR_VERSION",
+    "Simulation",
+    "check_seed",
+    "ensure_synthetic",
+    "file_name",
+    "folder_name",
+    "simulate_dataset",
 )
+"""Names of :mod:`~coos_utils.synthetic.simulate`, which imports the data package (and
+scikit-learn): imported on first use, so that reading a profile or a parameter stays quick."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from coos_utils.synthetic import simulate
+
+        return getattr(simulate, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CLASS_DRIFTS",

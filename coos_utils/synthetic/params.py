@@ -8,6 +8,8 @@ from typing import Any
 
 from coos_utils.synthetic.optics import Microscope
 
+MAX_SEED = 2**32 - 1
+"""The largest seed a simulation accepts."""
 SWITCHES = (
     "plate_effects",
     "well_effects",

@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from coos_utils.atomic import atomic_path
 from coos_utils.data.writer import Hdf5SplitWriter
+from coos_utils.parallel import usable_cores
 from coos_utils.reference import CLASS_NAMES
 from coos_utils.synthetic.design import (
     CONDITION_COLUMNS,
@@ -30,7 +31,7 @@ from coos_utils.synthetic.design import (
     rng_for,
     split_sizes,
 )
-from coos_utils.synthetic.params import SimulationParams
+from coos_utils.synthetic.params import MAX_SEED, SimulationParams
 from coos_utils.synthetic.render import render_cells
 
 GENERATOR = "coos_utils.synthetic"
@@ -39,7 +40,6 @@ CHUNK = 256
 """Cells per job; each job has its own random stream, so output does not depend on workers."""
 PARALLEL_FROM = 5000
 """Fewer images than this are drawn in the calling process (starting workers costs ~1 s)."""
-MAX_SEED = 2**32 - 1
 """The largest seed: numpy's and torch's seeding take 32-bit seeds, and files store them."""
 
 
@@ -158,7 +158,7 @@ def simulate_dataset(
     design = make_design(scale, seed, params)
     total = sum(split_sizes(scale)[s] for s in chosen)
     if workers is None:
-        workers = min(2, os.cpu_count() or 1) if total >= PARALLEL_FROM else 1
+        workers = min(2, usable_cores()) if total >= PARALLEL_FROM else 1
 
     def jobs() -> Iterator[_Job]:
         for split in chosen:

@@ -1,0 +1,215 @@
+"""A trained DG model is keyed by what its training reads and does, so it is never trained
+twice: an ablation whose ``train`` did not change, and TestTimeBN after ERM, reuse it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+
+import pytest
+import torch
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from coos_utils.data import CoosDataError, load_split
+from coos_utils.dg import sweep as sweep_module
+from coos_utils.dg import trial as trial_module
+from coos_utils.dg.ablation import run_ablation
+from coos_utils.dg.adabn import adapt_batch_norms
+from coos_utils.dg.algorithms import TaskInfo, get_algorithm
+from coos_utils.dg.backbones import build_backbone
+from coos_utils.dg.sweep import TRIALS_FOLDER, make_sweep, run_sweep
+from coos_utils.dg.trial import TrialSpec, read_record, run_trial, training_key
+from coos_utils.synthetic import Simulation
+from tests.helpers import DG_TINY
+
+
+@pytest.fixture
+def trainings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The methods of the trainings run in this process, in order."""
+    calls: list[str] = []
+    train = trial_module._train_and_select
+
+    def counted(spec: TrialSpec, *args: object) -> object:
+        calls.append(spec.method)
+        return train(spec, *args)
+
+    monkeypatch.setattr(trial_module, "_train_and_select", counted)
+    return calls
+
+
+def test_an_ablation_whose_train_is_unchanged_trains_nothing_new(
+    tiny_data: Path, tmp_path: Path, trainings: list[str]
+) -> None:
+    simulation = Simulation.from_attrs(load_split(tiny_data, "train").attrs)
+    shifts_off = partial(simulation.with_shifts_off, tmp_path / "synthetic")
+    out = tmp_path / "out"
+    options = {"serial": True, "progress": False, "n_boot": 10, **DG_TINY}
+    run_ablation(tiny_data, shifts_off, out, {"ERM": 0}, switches=["test4_microscope"], **options)
+    assert trainings == ["ERM"]  # the baseline's; test4's microscope leaves train alone
+    ablated = TrialSpec("ERM", 0, 0, str(shifts_off("test4_microscope").resolve()), **DG_TINY)
+    baseline = TrialSpec("ERM", 0, 0, str(tiny_data.resolve()), **DG_TINY)
+    reused = read_record(out / TRIALS_FOLDER, ablated)
+    trained = read_record(out / TRIALS_FOLDER, baseline)
+    assert reused["model"] == {"key": trained["model"]["key"], "source": "reused"}
+    assert trained["model"]["source"] == "trained"
+    assert reused["spec"]["data_dir"] == ablated.data_dir  # its record, its test splits
+
+    # the reused model scores exactly as one trained afresh for that data set
+    fresh = run_trial(ablated, tmp_path / "fresh")
+    assert fresh["model"]["source"] == "trained" and trainings == ["ERM", "ERM"]
+    for field in ("validation_history", "selected_step", "hparams", "test"):
+        assert reused[field] == fresh[field]
+
+
+def test_test_time_bn_trains_nothing_erm_has_not(
+    tiny_data: Path, tmp_path: Path, trainings: list[str]
+) -> None:
+    specs = make_sweep(tiny_data, ["ERM", "TestTimeBN"], n_draws=2, seeds=[0], **DG_TINY)
+    records = run_sweep(specs, tmp_path, serial=True, progress=False)
+    assert trainings == ["ERM", "ERM"]  # draws 0 and 1, each once
+    for draw in (0, 1):
+        erm, ttbn = (
+            read_record(tmp_path / TRIALS_FOLDER, s) for s in specs if s.hparams_seed == draw
+        )
+        assert ttbn["model"] == {"key": erm["model"]["key"], "source": "reused"}
+        assert ttbn["validation_history"] == erm["validation_history"]
+        assert ttbn["test"] != erm["test"]  # it differs at test time only
+    assert set(records["method"]) == {"ERM", "TestTimeBN"}
+
+
+def test_test_time_bn_waits_for_erm_on_dask(tiny_data: Path, tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    specs = make_sweep(tiny_data, ["ERM", "TestTimeBN"], n_draws=1, seeds=[0], **DG_TINY)
+    assert sweep_module.first_trainers(specs) == {specs[1].trial_id: specs[0]}
+    run_sweep(specs, tmp_path, n_workers=2, progress=False)
+    erm, ttbn = (read_record(tmp_path / TRIALS_FOLDER, s)["model"] for s in specs)
+    assert (erm["source"], ttbn["source"]) == ("trained", "reused")
+
+
+def test_another_train_split_draw_seed_setting_or_device_trains_anew(tiny_data: Path) -> None:
+    spec = TrialSpec("ERM", 1, 0, str(tiny_data), **DG_TINY)
+    key = training_key(spec, "train-a", "cpu")
+    assert (
+        training_key(TrialSpec("TestTimeBN", 1, 0, str(tiny_data), **DG_TINY), "train-a", "cpu")
+        == key
+    )
+    assert training_key(spec, "train-b", "cpu") != key  # another train split
+    assert training_key(spec, "train-a", "cuda") != key  # CPU and CUDA differ numerically
+    others = [
+        TrialSpec("ERM", 2, 0, str(tiny_data), **DG_TINY),  # other hyperparameters
+        TrialSpec("ERM", 1, 1, str(tiny_data), **DG_TINY),  # another seed
+        TrialSpec("ERM", 1, 0, str(tiny_data), **{**DG_TINY, "steps": 3}),
+        TrialSpec("ERM", 1, 0, str(tiny_data), **{**DG_TINY, "max_val_images": 20}),
+        TrialSpec("FocalLoss", 1, 0, str(tiny_data), **DG_TINY),
+    ]
+    assert all(training_key(other, "train-a", "cpu") != key for other in others)
+    # the draw counts through its values only: an override that fixes them shares the model
+    fixed = (("lr", 1e-3), ("weight_decay", 0.0))
+    same = [
+        TrialSpec("ERM", d, 0, str(tiny_data), **DG_TINY, hparams_overrides=fixed) for d in (0, 1)
+    ]
+    assert training_key(same[0], "t", "cpu") == training_key(same[1], "t", "cpu")
+
+
+def test_another_seed_trains_anew_and_the_same_seed_does_not(
+    tiny_data: Path, tmp_path: Path, trainings: list[str]
+) -> None:
+    records = [
+        run_trial(TrialSpec("ERM", 0, seed, str(tiny_data), **DG_TINY), tmp_path)
+        for seed in (0, 1, 0)
+    ]
+    assert trainings == ["ERM", "ERM"]
+    assert [r["model"]["source"] for r in records] == ["trained", "trained", "reused"]
+    models = sorted(p.name for p in (tmp_path / trial_module.MODELS_FOLDER).iterdir())
+    assert [name.split("-")[:2] for name in models] == [["ERM", "s0"], ["ERM", "s1"]]
+
+
+PLUGIN = """
+from coos_utils.dg.algorithms import ERM, TestTimeBN
+
+
+class Claims(ERM):
+    trains_as = "ERM"
+
+    def update(self, minibatches):
+        return super().update(minibatches[:1])
+
+
+class Adapts(TestTimeBN):
+    pass
+"""
+
+
+def test_a_method_that_trains_differently_cannot_claim_erm_training(
+    tiny_data: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "claims.py"
+    path.write_text(PLUGIN)
+    claims, adapts = make_sweep(tiny_data, [f"{path}:Claims", f"{path}:Adapts"], **DG_TINY)
+    with pytest.raises(ValueError, match="Claims.*cannot train as ERM.*'update'"):
+        training_key(claims, "t", "cpu")
+    # trains_as is not inherited: a subclass of TestTimeBN trains as itself
+    assert training_key(adapts, "t", "cpu").startswith("Adapts-s0-")
+
+
+def _network() -> tuple[torch.nn.Module, list[_BatchNorm]]:
+    """TestTimeBN on DeepLoc (batch norm in its featurizer and its classifier), seeded."""
+    task = TaskInfo(in_channels=2, n_classes=7, n_domains=1, class_counts=(1,) * 7)
+    torch.manual_seed(0)
+    backbone = build_backbone("deeploc", 2, 7, 0.125)
+    algorithm = get_algorithm("TestTimeBN")(task, {"lr": 1e-3, "weight_decay": 0.0}, backbone)
+    return algorithm.eval(), [m for m in algorithm.modules() if isinstance(m, _BatchNorm)]
+
+
+def _batches() -> Iterator[torch.Tensor]:
+    generator = torch.Generator().manual_seed(1)
+    yield from (torch.rand(n, 2, 64, 64, generator=generator) * 3 + 1 for n in (5, 3, 6))
+
+
+def _adapt_with_whole_passes(network: torch.nn.Module, norms: list[_BatchNorm]) -> None:
+    """AdaBN as it was: layer after layer, the whole network run over every batch."""
+    order: list[_BatchNorm] = []
+    handles = [m.register_forward_pre_hook(lambda m, _: order.append(m)) for m in norms]
+    with torch.no_grad():
+        network.predict(next(_batches()))
+    for handle in handles:
+        handle.remove()
+    for layer in dict.fromkeys(order):
+        seen: list[torch.Tensor] = []
+        handle = layer.register_forward_pre_hook(
+            lambda m, inputs, seen=seen: seen.append(inputs[0])
+        )
+        with torch.no_grad():
+            for x in _batches():
+                network.predict(x)
+        handle.remove()
+        channels = torch.cat([s.double().transpose(0, 1).reshape(s.shape[1], -1) for s in seen], 1)
+        layer.running_mean.copy_(channels.mean(1).float())
+        layer.running_var.copy_(channels.var(1).float())
+
+
+def test_adabn_stops_each_pass_at_its_layer_with_the_same_statistics() -> None:
+    reference, norms = _network()
+    _adapt_with_whole_passes(reference, norms)
+    adapted, adapted_norms = _network()
+    entered: list[int] = []
+    adapted.classifier.register_forward_pre_hook(lambda module, inputs: entered.append(1))
+    adapt_batch_norms(adapted.predict, adapted_norms, _batches)
+    for old, new in zip(norms, adapted_norms, strict=True):
+        assert torch.allclose(old.running_mean, new.running_mean, rtol=1e-5, atol=1e-6)
+        assert torch.allclose(old.running_var, new.running_var, rtol=1e-5, atol=1e-6)
+    # only the passes for the classifier's own layers reach it (3 batches each), and the
+    # one pass that finds the order of the layers
+    in_classifier = sum(isinstance(m, _BatchNorm) for m in adapted.classifier.modules())
+    assert 0 < in_classifier < len(adapted_norms)
+    assert len(entered) == 1 + 3 * in_classifier
+
+
+def test_a_trial_that_leaves_no_record_stops_the_sweep(
+    tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    specs = make_sweep(tiny_data, ["ERM"], **DG_TINY)
+    monkeypatch.setattr(sweep_module, "run_trial", lambda *args, **kwargs: None)  # writes nothing
+    with pytest.raises(CoosDataError, match=f"{TRIALS_FOLDER}: 1 trial.*no record.*ERM-h0-s0-"):
+        run_sweep(specs, tmp_path, serial=True, progress=False)
