@@ -17,6 +17,7 @@ from typing import Any
 
 from coos_utils.data.errors import CoosDataError
 from coos_utils.data.hdf5 import read_hdf5_split
+from coos_utils.data.holdout import holdout
 from coos_utils.data.lazy import Hdf5Images, LazyImages, TiffImages
 from coos_utils.data.locate import find_split
 from coos_utils.data.split import Batch, CoosSplit
@@ -54,10 +55,8 @@ _LAZY = {
     "CoosDataset": "coos_utils.data.torch_dataset",
     "eval_loader": "coos_utils.data.torch_dataset",
     "train_loader": "coos_utils.data.torch_dataset",
-    "holdout": "coos_utils.data.holdout",
 }
-"""Names whose module imports torch or scikit-learn: imported on first use, not with this
-package."""
+"""Names whose module imports torch: imported on first use, not with this package."""
 
 
 def __getattr__(name: str) -> Any:

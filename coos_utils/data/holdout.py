@@ -9,7 +9,6 @@ known (class; class and plate).
 from __future__ import annotations
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 
 def holdout(
@@ -25,6 +24,8 @@ def holdout(
     held out; with ``groups`` too (plates), of each class within each group, unless some
     class has a single row in some group: then by class only.
     """
+    from sklearn.model_selection import train_test_split  # imported when used: see data/__init__
+
     strata = None if labels is None else np.asarray(labels)
     if strata is not None and groups is not None:
         combined = np.char.add(np.char.add(strata.astype(str), "|"), np.asarray(groups).astype(str))
