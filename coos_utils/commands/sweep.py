@@ -52,26 +52,27 @@ def _positive(kind: type) -> Any:
     return parse
 
 
+def _checked(check: Any, text: str) -> str:
+    """``text`` if ``check(text)`` accepts it; its one-line refusal as an argparse error."""
+    try:
+        check(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def method(text: str) -> str:
     """A DG method: a built-in or entry-point name, or a plug-in spec (checked by loading it)."""
     from coos_utils.dg.algorithms import method_name
 
-    try:
-        method_name(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return text
+    return _checked(method_name, text)
 
 
 def backbone(text: str) -> str:
     """A backbone: a built-in name, ``file.py:make``, ``module:make`` or an entry point."""
     from coos_utils.dg.backbones import backbone_spec
 
-    try:
-        backbone_spec(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return text
+    return _checked(backbone_spec, text)
 
 
 def folder_name(text: str) -> str:
