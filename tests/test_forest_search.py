@@ -1,5 +1,6 @@
-"""The forest search fits every forest once and chooses and predicts as scikit-learn's
-``RandomizedSearchCV`` nested in ``cross_val_predict`` does on the same folds."""
+"""The forest search chooses and predicts as scikit-learn's ``RandomizedSearchCV`` does on the
+same folds; its nested out-of-fold predictions choose out of bag on each outer fold's training
+part, from the same fits: no forest is fitted beyond the main search and the refit."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import hashlib
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import RandomizedSearchCV, StratifiedKFold, cross_val_predict
 
 from coos_utils.benchmark.classifiers import fit_predict, make_model
-from coos_utils.benchmark.forest_search import NestedForestSearch
 from coos_utils.metrics import balanced_error
 
 DRAWS, FOLDS, SEED = 4, 3, 2
@@ -49,11 +51,29 @@ def test_choices_and_predictions_are_scikit_learns(xy: tuple[np.ndarray, np.ndar
     )
     probe = x + 0.3
     assert np.array_equal(ours.predict(probe), theirs.predict(probe))
-    folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=SEED)
-    nested = cross_val_predict(_sklearn_search(), x, y, cv=folds)
+    nested = _nested_out_of_bag(x, y)
     assert np.array_equal(ours.out_of_fold(FOLDS, SEED), nested)
     _, _, score = fit_predict({"train": x}, y, "RF", SEED, DRAWS, FOLDS, n_jobs=1)
     assert score == pytest.approx(balanced_error(y, nested))
+
+
+def _nested_out_of_bag(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Written out: in each outer fold, every draw fitted on its training part, the one with
+    the best out-of-bag balanced accuracy predicts the held-out part."""
+    search = make_model("RF", seed=SEED, search_draws=DRAWS, cv_folds=FOLDS, n_jobs=1)
+    predicted = np.empty_like(y)
+    for train, test in StratifiedKFold(FOLDS, shuffle=True, random_state=SEED).split(x, y):
+        best, best_score = None, -1.0
+        for params in search.draws():
+            model = clone(search.estimator).set_params(**params, model__oob_score=True)
+            forest = model.fit(x[train], y[train])[-1]
+            votes = forest.oob_decision_function_
+            seen = votes.sum(axis=1) > 0
+            score = balanced_accuracy_score(y[train][seen], votes[seen].argmax(axis=1))
+            if score > best_score:
+                best, best_score = model, score
+        predicted[test] = best.predict(x[test])
+    return predicted
 
 
 def test_no_forest_is_fitted_twice(
@@ -70,28 +90,21 @@ def test_no_forest_is_fitted_twice(
 
     monkeypatch.setattr(RandomForestClassifier, "fit", recording_fit)
     make_model("RF", seed=SEED, search_draws=DRAWS, cv_folds=FOLDS, n_jobs=1).fit(x, y)
-    assert len(fits) == len(set(fits)) == DRAWS * FOLDS * (1 + FOLDS) + 1
-    fits.clear()  # scikit-learn's composition repeats the inner refits
+    assert len(fits) == len(set(fits)) == DRAWS * FOLDS + 1
+    fits.clear()  # a cross-validated search nested in the cross-validation, for scale
     cross_val_predict(_sklearn_search(), x, y, cv=FOLDS)
     assert len(fits) == FOLDS * (DRAWS * FOLDS + 1)
 
 
-def test_a_training_set_too_small_to_nest_gives_no_cv_error(
+def test_the_out_of_bag_choice_never_sees_the_held_out_fold(
     xy: tuple[np.ndarray, np.ndarray],
 ) -> None:
     x, y = xy
-    keep = np.concatenate([np.flatnonzero(y == c)[:3] for c in range(7)])
-    search = NestedForestSearch(
-        make_model("RF", seed=SEED, n_jobs=1).estimator,
-        make_model("RF").param_distributions,
-        n_iter=2,
-        cv_folds=3,
-        seed=SEED,
-        n_jobs=1,
-    )
-    with pytest.warns(UserWarning, match="no cross-validated error"):
-        _, _, score = fit_predict({"train": x[keep]}, y[keep], "RF", SEED, 2, 3, n_jobs=1)
-    assert np.isnan(score)
-    search.fit(x[keep], y[keep])
-    with pytest.raises(ValueError):
-        search.out_of_fold(3, SEED)
+    search = make_model("RF", seed=SEED, search_draws=DRAWS, cv_folds=FOLDS, n_jobs=1).fit(x, y)
+    _, test = search.folds(x, y)[0]
+    shuffled = x.copy()
+    shuffled[test] = np.random.default_rng(0).permutation(x[test])  # fold 0's images moved
+    again = make_model("RF", seed=SEED, search_draws=DRAWS, cv_folds=FOLDS, n_jobs=1)
+    again.fit(shuffled, y)
+    assert again.nested_draws_[0] == search.nested_draws_[0]
+    assert not np.array_equal(again.out_of_fold(FOLDS, SEED)[test], search.oof_predictions_[test])

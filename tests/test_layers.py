@@ -22,7 +22,7 @@ ROOT = Path(coos_utils.__file__).parent
 
 LAYERS: tuple[tuple[str, ...], ...] = (
     # base modules: no job of their own in the data flow, usable everywhere
-    ("atomic", "codehash", "metrics", "parallel", "plugins", "reference", "registry"),
+    ("atomic", "codehash", "metrics", "parallel", "plugins", "reference", "registry", "stages"),
     ("data",),
     ("synthetic", "identity"),  # the simulator writes through data; identity names both
     ("features",),  # the representation protocol, texture features, the feature cache

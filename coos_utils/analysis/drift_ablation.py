@@ -23,6 +23,7 @@ from coos_utils.benchmark.table3 import run_table3
 from coos_utils.data import load_splits
 from coos_utils.data.errors import CoosDataError
 from coos_utils.profiles import Profile
+from coos_utils.stages import stage
 from coos_utils.synthetic import CLASS_DRIFTS
 
 AS_SIMULATED, DRIFTS_SWITCHED_OFF = "as simulated", "class-specific test3 drifts off"
@@ -50,6 +51,7 @@ class DriftAblation:
         return [write_csv(self.rows, TABLE_FILE), write_csv(self.claims, CLAIMS_FILE)]
 
 
+@stage("drift ablation")
 def run_drift_ablation(
     shifts_off: Callable[..., Path],
     table: pd.DataFrame,

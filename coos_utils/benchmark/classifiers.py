@@ -19,15 +19,14 @@ mean and standard deviation of the training features only, as the paper does) fo
 Each fitted model also gets a cross-validated balanced error on ``train``, computed the same
 way for all three: the ``cv_folds``-fold out-of-fold predictions (stratified, shuffled,
 seeded by ``seed``, the same folds for every model) of the whole fitting procedure. For the
-forest that procedure includes its search, so the search runs again inside each outer fold
-on that fold's training part (nested cross-validation); the search's own ``best_score_``, the
-best of many draws on the folds it chose with, is optimistic and is not used. This is the only
-score any choice between classifiers may use. Nesting multiplies the forest's cost by about
-``cv_folds`` (each of the ``cv_folds`` outer folds repeats the search on a
-``(cv_folds - 1) / cv_folds`` share of ``train``): about 3x at ``default``, 5x at ``paper``.
-:class:`~coos_utils.benchmark.forest_search.NestedForestSearch` runs the main and the inner
-searches as one pool of independent fits and fits no forest twice (an inner search's refit is
-a fit the main search already made), with the same choices and predictions.
+forest that procedure includes its choice of draw, so the choice is made again inside each
+outer fold on that fold's training part (nested); the search's own ``best_score_``, the best of
+many draws on the folds it chose with, is optimistic and is not used. This is the only score
+any choice between classifiers may use. The nested choice is made by each draw's out-of-bag
+balanced accuracy, from the very forests the main search fitted on each outer fold's training
+part, so nesting fits no extra forest
+(:class:`~coos_utils.benchmark.forest_search.NestedForestSearch`; until 2026-12-03 it reran
+the whole cross-validated search in each outer fold, about ``cv_folds`` times the forests).
 The search runs through joblib on ``n_jobs`` local processes or, given a Dask scheduler
 address, on that cluster; the result is the same either way.
 
@@ -62,6 +61,7 @@ from coos_utils.metrics import balanced_error
 from coos_utils.parallel import joblib_backend
 from coos_utils.reference import SPLIT_NAMES
 from coos_utils.registry import lookup
+from coos_utils.stages import stage
 
 RF_PARAM_GRID: dict[str, list[Any]] = {
     "n_estimators": [20, 40, 60, 80, 120, 140, 160, 180, 200],
@@ -75,7 +75,8 @@ TABLE3_COLUMNS: dict[str, str] = {
     "model": "the classifier (End-to-End: the network's own predictions)",
     "cv_error": (
         "balanced error (%) of out-of-fold predictions on train, cv_folds-fold, the same "
-        "folds for every classifier; for RF the search is nested in each outer fold; for "
+        "folds for every classifier; for RF the choice of draw is nested in each outer fold "
+        "(made there by out-of-bag balanced accuracy on the fold's training part); for "
         "DeepLoc end to end, the error on the part of train held out to pick the checkpoint. "
         "The only score used to choose between classifiers or layers"
     ),
@@ -121,7 +122,7 @@ def make_rf_search(
     seed: int, search_draws: int, cv_folds: int, n_jobs: int | None
 ) -> NestedForestSearch:
     """Standardise + random forest, tuned by the paper's random search on the training data
-    (with the search's nested out-of-fold predictions, each forest fitted once)."""
+    (with nested out-of-fold predictions chosen out of bag from the same fits)."""
     return NestedForestSearch(
         _scaled(RandomForestClassifier(random_state=seed)),
         param_distributions={f"model__{k}": v for k, v in RF_PARAM_GRID.items()},
@@ -154,8 +155,8 @@ def cv_error(
     estimator: Any, x_train: np.ndarray, y_train: np.ndarray, cv_folds: int, seed: int
 ) -> float:
     """Balanced error (%) of ``cv_folds``-fold out-of-fold predictions on ``train`` of a fresh
-    copy of ``estimator`` (a search is rerun inside each fold: nested; a fitted
-    :class:`NestedForestSearch` already holds those predictions); NaN, with a warning,
+    copy of ``estimator`` (a fitted :class:`NestedForestSearch` already holds its nested
+    ones, chosen out of bag in each fold); NaN, with a warning,
     when the training set is too small to cross-validate (e.g. fewer images per fold than
     kNN's k)."""
     folds = StratifiedKFold(n_splits=cv_folds, shuffle=True, random_state=seed)
@@ -248,18 +249,19 @@ def fit_table3(
     """
     rows, predictions = [], {}
     for model in tqdm(models, desc=f"classifiers on {features_name}", disable=not progress):
-        _, predicted, score = fit_predict(
-            features_by_split,
-            labels_by_split["train"],
-            model,
-            seed=seed,
-            search_draws=search_draws,
-            cv_folds=cv_folds,
-            n_jobs=n_jobs,
-            scheduler=scheduler,
-        )
-        rows.append(
-            score_row(
+        with stage(f"classifier {model}", features_name):
+            _, predicted, score = fit_predict(
+                features_by_split,
+                labels_by_split["train"],
+                model,
+                seed=seed,
+                search_draws=search_draws,
+                cv_folds=cv_folds,
+                n_jobs=n_jobs,
+                scheduler=scheduler,
+            )
+        with stage("bootstrap", f"{features_name} {model}"):
+            row = score_row(
                 features_name,
                 model,
                 predicted,
@@ -269,6 +271,6 @@ def fit_table3(
                 bootstrap_samples,
                 clusters_by_split,
             )
-        )
+        rows.append(row)
         predictions.update({(features_name, model, s): p for s, p in predicted.items()})
     return pd.DataFrame(rows), predictions

@@ -1,27 +1,30 @@
-"""The random-forest search and its nested cross-validation, every forest fitted once.
+"""The random-forest search and its nested estimate of error, from one set of fits.
 
 Table 3's forest is chosen by a random search (``search_draws`` draws of the paper's grid,
 each scored by ``cv_folds``-fold stratified, shuffled cross-validation on ``train``, balanced
-accuracy) and refitted on all of ``train``; its cross-validated error comes from the same
-search nested in each of the same ``cv_folds`` outer folds. Done with scikit-learn's
-``RandomizedSearchCV`` inside ``cross_val_predict`` that costs, per output:
+accuracy) and refitted on all of ``train``. Its cross-validated error (``cv_error``) must
+come from the whole procedure, choice included, run without each outer fold: nested.
 
-* the main search: ``draws x folds`` fits, then one refit on all of ``train``;
-* per outer fold, an inner search: ``draws x folds`` fits on that fold's training part, then
-  a refit of its best draw on that training part, one after another, each refit on one core.
+Until 2026-12-03 the nested choice was the same cross-validated search run again inside each
+outer fold (scikit-learn's ``RandomizedSearchCV`` inside ``cross_val_predict``): ``draws x
+folds`` fits per outer fold on top of the main search's ``draws x folds``, four times the
+main search's fits at ``default``. Now the choice inside outer fold *k* is made by each
+draw's **out-of-bag** balanced accuracy on fold *k*'s training part: every tree of a forest
+leaves about a third of its bootstrap sample out, and those rows score it without any
+further split. The forests it needs -- each draw fitted on each outer fold's training part,
+same rows, same seed -- are exactly the main search's fits, so the nested estimate costs no
+extra forest: per output ``draws x folds`` fits and one refit, instead of ``draws x folds x
+(1 + folds)`` and one. The held-out fold *k* is still never seen by the choice made for it.
 
-The outer folds are the main search's folds (same splitter, same seed), so each inner refit
-(draw *d* fitted on outer fold *k*'s training part) is a fit the main search already made to
-score draw *d* on fold *k*: same parameters, same rows in the same order, same forest seed,
-hence the same forest. :class:`NestedForestSearch` therefore keeps the main search's
-predictions on each held-out fold, runs the main and all inner fits as one pool of
-``draws x folds x (1 + folds)`` independent jobs, largest first, and refits only the chosen
-draw on all of ``train`` (its trees spread over ``n_jobs``). The choices, the forests and the
-predictions are those of the scikit-learn composition (a test compares them).
+What stays as it was: the main search's folds, scores, choice, refit and therefore every
+test-set number of the forest rows. What changed: the forest rows' ``cv_error`` (an
+out-of-bag inner choice instead of a cross-validated one; ``bench/bench_rf_search.py``
+prints both, with the choices they make), listed on the book's departures page.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,14 +37,26 @@ from sklearn.model_selection import ParameterSampler, StratifiedKFold
 Folds = list[tuple[np.ndarray, np.ndarray]]
 
 
+def _oob_balanced_accuracy(forest: Any, y: np.ndarray) -> float:
+    """Balanced accuracy of ``forest``'s out-of-bag votes on its training labels ``y`` (rows
+    no tree left out, rare with 20 or more trees, are not scored)."""
+    votes = forest.oob_decision_function_
+    scored = votes.sum(axis=1) > 0
+    return balanced_accuracy_score(y[scored], forest.classes_[votes[scored].argmax(axis=1)])
+
+
 def _fit_predict_fold(
     estimator: Any, params: Mapping[str, Any], x: np.ndarray, y: np.ndarray, fold: tuple
-) -> np.ndarray:
-    """Fit a copy of ``estimator`` with ``params`` on ``fold``'s training rows; predict its
-    held-out rows."""
+) -> tuple[np.ndarray, float]:
+    """Fit a copy of ``estimator`` (a pipeline ending in a forest) with ``params`` on
+    ``fold``'s training rows; its predictions of the held-out rows and its out-of-bag balanced
+    accuracy (computing it changes no tree)."""
     train, test = fold
-    model = clone(estimator).set_params(**params)
-    return model.fit(x[train], y[train]).predict(x[test])
+    model = clone(estimator).set_params(**params, model__oob_score=True)
+    with warnings.catch_warnings():  # "some inputs do not have OOB scores": not scored
+        warnings.filterwarnings("ignore", message=".*OOB scores", category=UserWarning)
+        model.fit(x[train], y[train])
+    return model.predict(x[test]), _oob_balanced_accuracy(model[-1], y[train])
 
 
 def _best_draw(scores: np.ndarray) -> int:
@@ -50,14 +65,15 @@ def _best_draw(scores: np.ndarray) -> int:
 
 
 class NestedForestSearch(ClassifierMixin, BaseEstimator):
-    """A random search over ``param_distributions`` for ``estimator`` (a pipeline ending in a
-    forest), with the nested out-of-fold predictions of the whole search on the same folds.
+    """A random search over ``param_distributions`` for ``estimator`` (a pipeline whose last
+    step, ``model``, is a bagged forest), with nested out-of-fold predictions whose inner
+    choice is made out of bag (module docstring).
 
     After :meth:`fit`: ``best_params_``, ``best_score_`` (mean fold balanced accuracy of the
-    chosen draw), ``best_estimator_`` (refitted on all rows), ``cv_results_`` (draws and their
-    mean scores) and ``oof_predictions_`` (each row predicted by the search run without its
-    fold; equal to ``cross_val_predict`` of the same search on the same folds; ``None``, with
-    the reason in ``nested_error_``, when a fold's training part is too small to split).
+    chosen draw), ``best_estimator_`` (refitted on all rows), ``cv_results_`` (draws, their
+    mean fold scores and, per outer fold, their out-of-bag scores), ``nested_draws_`` (the
+    draw chosen out of bag in each outer fold) and ``oof_predictions_`` (each row predicted
+    by that fold's choice, fitted without the row's fold).
     """
 
     def __init__(
@@ -77,7 +93,7 @@ class NestedForestSearch(ClassifierMixin, BaseEstimator):
         self.n_jobs = n_jobs
 
     def folds(self, x: np.ndarray, y: np.ndarray) -> Folds:
-        """The seeded stratified folds of ``(x, y)`` (the same for the outer and inner level)."""
+        """The seeded stratified folds of ``(x, y)`` (those of every model's ``cv_error``)."""
         splitter = StratifiedKFold(n_splits=self.cv_folds, shuffle=True, random_state=self.seed)
         return list(splitter.split(x, y))
 
@@ -86,44 +102,33 @@ class NestedForestSearch(ClassifierMixin, BaseEstimator):
         return list(ParameterSampler(self.param_distributions, self.n_iter, random_state=self.seed))
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> NestedForestSearch:
-        """Run the main and the nested searches in one pool, then refit the chosen draw."""
+        """Fit every draw on every fold in one pool, choose, then refit the chosen draw."""
         x, y = np.asarray(x), np.asarray(y)
-        draws, outer = self.draws(), self.folds(x, y)
-        try:
-            inner = [
-                [(train[a], train[b]) for a, b in self.folds(x[train], y[train])]
-                for train, _ in outer
-            ]
-            self.nested_error_ = ""
-        except ValueError as exc:  # too few images of a class in an outer fold's training part
-            inner, self.nested_error_ = [], str(exc)
-        jobs = [(None, k, d, fold) for k, fold in enumerate(outer) for d in range(len(draws))]
-        jobs += [
-            (k, j, d, fold)
-            for k, folds in enumerate(inner)
-            for j, fold in enumerate(folds)
-            for d in range(len(draws))
-        ]
-        cost = [len(fold[0]) * draws[d].get("model__n_estimators", 1) for *_, d, fold in jobs]
+        draws, folds = self.draws(), self.folds(x, y)
+        jobs = [(k, d) for k in range(len(folds)) for d in range(len(draws))]
+        cost = [len(folds[k][0]) * draws[d].get("model__n_estimators", 1) for k, d in jobs]
         order = np.argsort(cost, kind="stable")[::-1]
-        predicted = Parallel(n_jobs=self.n_jobs)(
-            delayed(_fit_predict_fold)(self.estimator, draws[jobs[i][2]], x, y, jobs[i][3])
+        fitted = Parallel(n_jobs=self.n_jobs)(
+            delayed(_fit_predict_fold)(self.estimator, draws[jobs[i][1]], x, y, folds[jobs[i][0]])
             for i in order
         )
-        scores = np.full((1 + len(outer), len(draws), self.cv_folds), np.nan)
+        scores = np.full((len(draws), len(folds)), np.nan)
+        oob = np.full((len(draws), len(folds)), np.nan)
         held_out: dict[tuple[int, int], np.ndarray] = {}
-        for i, prediction in zip(order, predicted, strict=True):
-            level, k, d, (_, test) = jobs[i]
-            scores[0 if level is None else level + 1, d, k] = balanced_accuracy_score(
-                y[test], prediction
-            )
-            if level is None:
-                held_out[k, d] = prediction
-        self.oof_predictions_ = None if self.nested_error_ else np.empty_like(y)
-        for k, (_, test) in enumerate(outer if inner else []):
-            self.oof_predictions_[test] = held_out[k, _best_draw(scores[k + 1])]
-        best = _best_draw(scores[0])
-        self.cv_results_ = {"params": draws, "mean_test_score": scores[0].mean(axis=1)}
+        for i, (prediction, oob_score) in zip(order, fitted, strict=True):
+            k, d = jobs[i]
+            scores[d, k] = balanced_accuracy_score(y[folds[k][1]], prediction)
+            oob[d, k], held_out[k, d] = oob_score, prediction
+        self.nested_draws_ = [int(np.nanargmax(oob[:, k])) for k in range(len(folds))]
+        self.oof_predictions_ = np.empty_like(y)
+        for k, (_, test) in enumerate(folds):
+            self.oof_predictions_[test] = held_out[k, self.nested_draws_[k]]
+        best = _best_draw(scores)
+        self.cv_results_ = {
+            "params": draws,
+            "mean_test_score": scores.mean(axis=1),
+            "oob_score_per_fold": oob,
+        }
         self.best_params_ = draws[best]
         self.best_score_ = float(self.cv_results_["mean_test_score"][best])
         refit = clone(self.estimator).set_params(**self.best_params_)
@@ -133,11 +138,9 @@ class NestedForestSearch(ClassifierMixin, BaseEstimator):
 
     def out_of_fold(self, cv_folds: int, seed: int) -> np.ndarray:
         """The nested out-of-fold predictions, for the folds ``(cv_folds, seed)`` they were made
-        on; ``ValueError`` when the training set was too small to nest the search."""
+        on."""
         if (cv_folds, seed) != (self.cv_folds, self.seed):
             raise RuntimeError(f"the search ran on ({self.cv_folds}, {self.seed}) folds")
-        if self.oof_predictions_ is None:
-            raise ValueError(self.nested_error_)
         return self.oof_predictions_
 
     def predict(self, x: np.ndarray) -> np.ndarray:

@@ -40,6 +40,7 @@ from coos_utils.features import (
     features_for,
     fit_representation,
 )
+from coos_utils.stages import stage
 
 Predictions = dict[tuple[str, str, str], np.ndarray]
 
@@ -154,16 +155,17 @@ def representation_rows(
             predictions.update(predicted)
     if isinstance(rep, DirectPredictor):
         features_name, model = rep.predictor_row
-        row = score_row(
-            features_name,
-            model,
-            features.predictions,
-            labels,
-            rep.validation_error,
-            seed,
-            profile.bootstrap_samples,
-            clusters,
-        )
+        with stage("bootstrap", f"{features_name} {model}"):
+            row = score_row(
+                features_name,
+                model,
+                features.predictions,
+                labels,
+                rep.validation_error,
+                seed,
+                profile.bootstrap_samples,
+                clusters,
+            )
         table = pd.concat([pd.DataFrame([row]), table], ignore_index=True)
         predictions.update({(features_name, model, s): p for s, p in features.predictions.items()})
     return table, predictions

@@ -62,6 +62,7 @@ from coos_utils.results.provenance import (
     chapter_status,
     mark_chapter,
 )
+from coos_utils.stages import stage
 
 GENERATED = Path("book") / "_generated"
 
@@ -412,7 +413,8 @@ def run_if_needed(
     log(f"  {name}: running ...")
     t0 = time.perf_counter()
     try:
-        execute_chapter(source, layout, parameters, run.public_text)
+        with stage("chapter", name):
+            execute_chapter(source, layout, parameters, run.public_text)
     except ChapterFailed as exc:
         record_failure(layout, run, name, exc.summary)
         report.failed[name] = str(exc)
@@ -487,7 +489,8 @@ def build_book(
         if html:
             t0 = time.perf_counter()
             log("rendering html with jupyter-book ...")
-            report.html = build_html(layout)
+            with stage("render"):
+                report.html = build_html(layout)
             log(f"html built in {time.perf_counter() - t0:.0f} s: {report.html}")
     log(f"book finished in {time.perf_counter() - start:.0f} s")
     if report.failed:

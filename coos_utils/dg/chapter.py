@@ -23,6 +23,7 @@ import pandas as pd
 from coos_utils.dg.ablation import against_seed_range, run_ablation
 from coos_utils.dg.summary import compare_to_erm, seed_range, select_draws, summarise
 from coos_utils.dg.trial import TrialSpec
+from coos_utils.stages import stage
 
 SWEEP_KEYS = ("steps", "batch_size", "eval_every", "width", "max_val_images")
 """The keys of a profile's ``dg`` block that every trial takes."""
@@ -86,6 +87,7 @@ def ablation_draws(selection: pd.DataFrame, baseline: str = "ERM") -> dict[str, 
     return dict(zip(picked["method"], picked["hparams_seed"].astype(int), strict=True))
 
 
+@stage("DG ablation")
 def simulator_ablation(
     synthetic: bool,
     data: str | Path,

@@ -46,6 +46,7 @@ from coos_utils.dg.sweep import TRIALS_FOLDER
 from coos_utils.dg.trial import TrialSpec, plate_ids
 from coos_utils.models.checkpoints import load_checkpoint
 from coos_utils.reference import TEST_SPLITS
+from coos_utils.stages import stage
 
 SIMILARITY_COLUMNS = ["split", "measure", "value"]
 
@@ -97,6 +98,7 @@ def sample_images(split: CoosSplit, max_images: int | None, seed: int = 0) -> np
     return split.images[evaluation_rows(split.labels, max_images, seed)]
 
 
+@stage("shift measures")
 def shift_table(
     data_dir: str | Path,
     features: Mapping[str, np.ndarray] | None = None,
@@ -124,6 +126,7 @@ def shift_table(
     return pd.DataFrame(rows, columns=SIMILARITY_COLUMNS)
 
 
+@stage("shift measures")
 def selected_features(
     out_dir: str | Path,
     records: pd.DataFrame,

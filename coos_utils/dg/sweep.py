@@ -43,6 +43,7 @@ from coos_utils.dg.trial import (
 )
 from coos_utils.parallel import usable_cores
 from coos_utils.reference import TEST_SPLITS
+from coos_utils.stages import stage
 
 TRIALS_FOLDER = "dg_trials"
 RECORD_COLUMNS = [
@@ -247,6 +248,7 @@ def run_sweep(
     return records_table(specs, out_dir)
 
 
+@stage("DG search")
 def run_search(
     data_dir: str | Path,
     out_dir: str | Path,

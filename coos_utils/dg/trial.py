@@ -79,6 +79,7 @@ from coos_utils.dg.guard import SplitGuard
 from coos_utils.dg.hparams import draw_hparams
 from coos_utils.metrics import balanced_error, confusion, macro_f1
 from coos_utils.models.checkpoints import load_checkpoint, save_checkpoint
+from coos_utils.models.flops import FlopSampler
 from coos_utils.models.runtime import (
     autocast,
     cpu_threads,
@@ -88,6 +89,7 @@ from coos_utils.models.runtime import (
     seed_everything,
 )
 from coos_utils.reference import TEST_SPLITS
+from coos_utils.stages import stage
 
 EVAL_BATCH = 256
 PREDICTIONS = "predictions.npz"
@@ -277,10 +279,11 @@ def predict_images(
     algorithm.eval()
     if adapt:
         algorithm.adapt(lambda: _batches(images, device))
-    out = []
+    out, flops = [], FlopSampler()
     with torch.no_grad(), autocast(device):
         for x in _batches(images, device):
-            out.append(algorithm.predict(x).argmax(dim=1).cpu().numpy())
+            with flops.measure(len(x)):
+                out.append(algorithm.predict(x).argmax(dim=1).cpu().numpy())
     return np.concatenate(out) if out else np.empty(0, dtype=np.int64)
 
 
@@ -310,6 +313,7 @@ def _train_and_select(
 
     history, best_error, best_state, best_step, best_val = [], np.inf, None, 0, None
     ever_nonzero: dict[str, bool] = {}
+    step_flops = FlopSampler()
     for step in range(1, spec.steps + 1):
         minibatches = [
             (
@@ -319,7 +323,7 @@ def _train_and_select(
             for rows in next(batches)
         ]
         algorithm.train()
-        with autocast(device):
+        with autocast(device), step_flops.measure(1):
             losses = algorithm.update(minibatches)
         for name, value in losses.items():
             ever_nonzero[name] = ever_nonzero.get(name, False) or float(value) != 0.0
@@ -426,15 +430,17 @@ def run_trial(
     key = training_key(spec, train.content_fingerprint(), torch_device.type)
     with cpu_threads(threads):
         started, cpu_started = time.perf_counter(), time.process_time()
-        algorithm, summary, fresh = trained_model(
-            spec, train, torch_device, model_folder(trials_dir, key)
-        )
+        with stage("DG train", spec.method):
+            algorithm, summary, fresh = trained_model(
+                spec, train, torch_device, model_folder(trials_dir, key)
+            )
         trained = time.perf_counter()
         guard.finalise()
         test, predictions = {}, {}
         for name in TEST_SPLITS:
             split = guard.open(name)
-            predicted = predict_images(algorithm, split.images, torch_device, adapt=True)
+            with stage("DG test", spec.method):
+                predicted = predict_images(algorithm, split.images, torch_device, adapt=True)
             test[name] = score(split.labels, predicted, len(split.class_names))
             predictions[name] = SplitPredictions(split.labels, predicted, well_clusters(split.meta))
     outcome = {

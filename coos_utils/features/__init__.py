@@ -22,6 +22,7 @@ from coos_utils.data.split import CoosSplit
 from coos_utils.features.base import DirectPredictor, Representation, check_outputs
 from coos_utils.features.cache import CacheEntry, cache_key, entry_path, read_entry, write_entry
 from coos_utils.features.texture import TextureFeatures, TextureRepresentation
+from coos_utils.stages import stage
 
 PREDICTIONS = "predictions"
 """The cache output under which a direct predictor's class labels are stored."""
@@ -59,7 +60,8 @@ def fit_representation(
     """
     key = cache_key(train.content_fingerprint(), rep.name, rep.params(), _code(rep), output="fit")
     rep.work_dir = Path(cache_dir or default_cache_dir()) / rep.name / f"fit-{key}"
-    rep.fit(train)
+    with stage("train", rep.name):
+        rep.fit(train)
     rep.fitted_on = train.content_fingerprint()
     return rep
 
@@ -110,10 +112,11 @@ def features_for(
             if not fitted:
                 fit_representation(rep, train, cache_dir)
                 fitted = True
-            computed = rep.transform(split)
-            check_outputs(rep, split, computed)
-            if isinstance(rep, DirectPredictor):
-                computed[PREDICTIONS] = rep.predict(split).astype(np.float32)[:, None]
+            with stage("extract", f"{rep.name} {name}"):
+                computed = rep.transform(split)
+                check_outputs(rep, split, computed)
+                if isinstance(rep, DirectPredictor):
+                    computed[PREDICTIONS] = rep.predict(split).astype(np.float32)[:, None]
             info = {"split": name, "data": split.data_label, "params": params}
             for o in outputs:
                 names = (

@@ -17,6 +17,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from coos_utils.models.flops import FlopSampler
 from coos_utils.models.runtime import autocast, memory_format
 
 Pooling = Literal["max", "mean", "flatten"]
@@ -77,6 +78,7 @@ def extract(
     handles = [modules[name].register_forward_hook(hook_for(name)) for name in layers]
     was_training = model.training
     model.eval()
+    flops = FlopSampler()
     try:
         with torch.no_grad(), autocast(device):
             for batch in batches:
@@ -84,7 +86,7 @@ def extract(
                 pending.update(layers)
                 if batch.ndim == 4:
                     batch = batch.contiguous(memory_format=memory_format(batch.device))
-                with contextlib.suppress(_EnoughComputed):
+                with flops.measure(len(batch)), contextlib.suppress(_EnoughComputed):
                     run(batch)
                 if pending:
                     missing = sorted(pending, key=order.__getitem__)

@@ -46,6 +46,7 @@ from coos_utils.models.checkpoints import (
     restore_global_rng_state,
     save_checkpoint,
 )
+from coos_utils.models.flops import FlopSampler
 
 HISTORY_COLUMNS = ("iteration", "train_loss", "val_score", "images_per_s")
 LAST, BEST, HISTORY = "last.pt", "best.pt", "history.csv"
@@ -126,15 +127,17 @@ def train(
     model = task.model
     loss_sum = torch.zeros((), device=next(model.parameters()).device)
     steps, clock = 0, time.perf_counter()
+    step_flops, validation_flops = FlopSampler(), FlopSampler()
     model.train()
     with tqdm(
         total=plan.iterations, initial=start, desc=desc, unit="it", disable=not progress
     ) as bar:
         for iteration in range(start + 1, plan.iterations + 1):
-            loss = task.training_loss()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            with step_flops.measure(1):
+                loss = task.training_loss()
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
             if scheduler is not None:
                 scheduler.step()
             loss_sum += loss.detach().float()
@@ -149,7 +152,7 @@ def train(
             bar.set_postfix(loss=f"{train_loss:.4g}", img_s=f"{speed:.0f}")
             if evaluate:
                 model.eval()
-                with torch.no_grad():
+                with torch.no_grad(), validation_flops.measure(1):
                     score = float(task.validation_score())
                 model.train()
                 run.record(iteration, train_loss, score, speed)

@@ -98,7 +98,8 @@ def protocol_note(profile: Profile, names: Sequence[str]) -> Markdown:
         f"In this run (profile `{profile.name}`) the representations are "
         f"**{', '.join(names)}**; the search takes **{profile.rf_search_draws} draws** scored "
         f"by **{profile.cv_folds}-fold** cross-validation (the paper: 100 draws, 5 folds) and "
-        "is nested in the same number of outer folds for `cv_error`, and each interval comes "
+        "its choice is nested in the same outer folds for `cv_error` (made there out of bag), "
+        "and each interval comes "
         f"from **{profile.bootstrap_samples}** bootstrap replicates."
     )
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import multiprocessing
 import os
+import shutil
 import threading
 import time
 from collections import deque
@@ -17,16 +19,20 @@ from typing import Any
 
 import h5py
 import numpy as np
+import pandas as pd
 from tqdm import tqdm
 
 from coos_utils.atomic import atomic_path
+from coos_utils.codehash import code_hash
 from coos_utils.data.writer import Hdf5SplitWriter
 from coos_utils.parallel import usable_cores
 from coos_utils.reference import CLASS_NAMES
+from coos_utils.stages import stage
 from coos_utils.synthetic.design import (
     CONDITION_COLUMNS,
     META_COLUMNS,
     SPLIT_ORDER,
+    Design,
     make_design,
     rng_for,
     split_sizes,
@@ -94,6 +100,64 @@ def file_attrs(scale: str, seed: int, split: str, params: SimulationParams) -> d
     }
 
 
+RENDER_PARAMS = ("cell_expression_sd", "microscope_a")
+"""Parameters the renderer reads for every cell (everything else comes from the design)."""
+DRIFT_PARAMS = ("drift_endosome", "drift_golgi", "drift_nucleus_texture")
+"""Parameters the renderer reads, scaled by the cell's drift, for cells with a drift."""
+SITE_B_PARAMS = ("microscope_b", "test4_microscope")
+"""Parameters the renderer reads for cells imaged at the second site."""
+RECIPE_ATTR = "split_recipe"
+
+
+def split_recipe(design: Design, split: str) -> str:
+    """A digest of everything that decides the bytes of ``split``: the simulator's code and
+    version, scale, seed, the split's cells (circumstances and metadata, in order) and the
+    parameters the renderer reads for them (:data:`RENDER_PARAMS`, plus :data:`DRIFT_PARAMS`
+    when a cell drifts and :data:`SITE_B_PARAMS` when a cell is at the second site). Two
+    simulations with the same recipe for a split write the same data for it, so a split whose
+    recipe a switched-off shift leaves alone is copied, not drawn again."""
+    cells = design.cells[split]
+    names = set(RENDER_PARAMS)
+    if (cells["drift"] != 0).any():
+        names.update(DRIFT_PARAMS)
+    if cells["site_b"].any():
+        names.update(SITE_B_PARAMS)
+    values = design.params.to_dict()
+    head = {
+        "generator": [GENERATOR, GENERATOR_VERSION, code_hash(["coos_utils.synthetic.simulate"])],
+        "scale": design.scale,
+        "seed": design.seed,
+        "split": split,
+        "columns": [[c, str(t)] for c, t in cells.dtypes.items()],
+        "params": {name: values[name] for name in sorted(names)},
+    }
+    digest = hashlib.sha256(json.dumps(head, sort_keys=True, default=str).encode())
+    digest.update(pd.util.hash_pandas_object(cells, index=True).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _donor_file(donors: Sequence[Path], name: str, recipe: str, images: int) -> Path | None:
+    """A file called ``name`` in one of ``donors`` written from ``recipe`` with ``images``."""
+    for folder in donors:
+        path = folder / name
+        try:
+            with h5py.File(path, "r") as handle:
+                if handle.attrs.get(RECIPE_ATTR) == recipe and handle["data"].shape[0] == images:
+                    return path
+        except (OSError, KeyError):
+            continue
+    return None
+
+
+def _copy_split(donor: Path, path: Path, attrs: Mapping[str, object]) -> None:
+    """``donor``'s data at ``path`` with this simulation's attributes."""
+    shutil.copyfile(donor, path)
+    with h5py.File(path, "r+") as handle:
+        for key in list(handle.attrs):
+            del handle.attrs[key]
+        handle.attrs.update(attrs)
+
+
 def _render(job: _Job) -> np.ndarray:
     rng = rng_for(job.seed, 1, SPLIT_ORDER.index(job.split), job.index)
     return render_cells(rng, job.conditions, job.params)
@@ -142,12 +206,15 @@ def simulate_dataset(
     progress: bool = False,
     splits: Sequence[str] | None = None,
     workers: int | None = None,
+    donors: Sequence[Path] = (),
 ) -> list[Path]:
     """Simulate COOS-7-like splits and write them as HDF5 files in ``out_dir``.
 
     ``scale`` is ``tiny`` (tests), ``small`` (the default book) or ``paper`` (COOS-7's exact
     split sizes). The same seed and parameters give byte-identical files, whatever the number
-    of ``workers`` (default: up to 2 processes for larger jobs). Returns the written paths.
+    of ``workers`` (default: up to 2 processes for larger jobs). A split whose
+    :func:`split_recipe` matches that of the same file in one of the ``donors`` folders is
+    copied from there (the same data) rather than drawn again. Returns the written paths.
     """
     seed = check_seed(seed)
     params = params or SimulationParams()
@@ -156,12 +223,18 @@ def simulate_dataset(
     if unknown:
         raise ValueError(f"unknown split {unknown}; choose from {', '.join(SPLIT_ORDER)}")
     design = make_design(scale, seed, params)
-    total = sum(split_sizes(scale)[s] for s in chosen)
+    recipes = {s: split_recipe(design, s) for s in chosen}
+    copied = {
+        s: _donor_file(donors, file_name(scale, seed, s), recipes[s], len(design.cells[s]))
+        for s in chosen
+    }
+    drawn = [s for s in chosen if copied[s] is None]
+    total = sum(split_sizes(scale)[s] for s in drawn)
     if workers is None:
         workers = min(2, usable_cores()) if total >= PARALLEL_FROM else 1
 
     def jobs() -> Iterator[_Job]:
-        for split in chosen:
+        for split in drawn:
             cells = design.cells[split]
             for index, start in enumerate(range(0, len(cells), CHUNK)):
                 part = cells.iloc[start : start + CHUNK]
@@ -173,15 +246,16 @@ def simulate_dataset(
     paths = [out / file_name(scale, seed, s) for s in chosen]
     results = _in_order(jobs(), workers)
     for split, path in zip(chosen, paths, strict=True):
+        attrs = {**file_attrs(scale, seed, split, params), RECIPE_ATTR: recipes[split]}
+        donor = copied[split]
+        if donor is not None:
+            _copy_split(donor, path, attrs)
+            continue
         cells = design.cells[split]
         bar = tqdm(total=len(cells), desc=f"simulating {split}", unit="img", disable=not progress)
         with ExitStack() as stack:
             stack.enter_context(bar)
-            writer = stack.enter_context(
-                Hdf5SplitWriter(
-                    path, attrs=file_attrs(scale, seed, split, params), chunk_images=CHUNK
-                )
-            )
+            writer = stack.enter_context(Hdf5SplitWriter(path, attrs=attrs, chunk_images=CHUNK))
             for start in range(0, len(cells), CHUNK):
                 part = cells.iloc[start : start + CHUNK]
                 images = next(results)
@@ -220,15 +294,22 @@ def ensure_synthetic(
     """The folder ``root/<scale>_seed<seed>/`` holding all five splits, simulated if needed.
 
     Files that are already there and match this generator version and these parameters are
-    reused; otherwise the whole folder is built anew under a temporary name and swapped in.
+    reused; otherwise the whole folder is built anew under a temporary name and swapped in,
+    with every split a simulation of the same scale and seed in ``root`` (other parameters)
+    already holds copied from there (:func:`simulate_dataset`'s ``donors``).
     """
     seed = check_seed(seed)
     params = params or SimulationParams()
     folder = Path(root) / folder_name(scale, seed, params)
     if _is_complete(folder, scale, seed, params):
         return folder
-    with atomic_path(folder, is_dir=True) as tmp:
-        simulate_dataset(tmp, scale=scale, seed=seed, params=params, progress=progress)
+    base = folder_name(scale, seed)
+    donors = sorted(p for p in Path(root).glob(f"{base}_*") if p != folder)
+    donors += [Path(root) / base] if folder.name != base else []
+    with stage("simulate", folder.name), atomic_path(folder, is_dir=True) as tmp:
+        simulate_dataset(
+            tmp, scale=scale, seed=seed, params=params, progress=progress, donors=donors
+        )
     return folder
 
 

@@ -1,0 +1,148 @@
+"""Benchmark: where the time of one `make book` goes, stage by stage.
+
+Run from the repository root::
+
+    .venv/bin/python bench/bench_book.py --run                # build HEAD in /tmp/builds/book
+    .venv/bin/python bench/bench_book.py --log FILE [--total SECONDS]   # report a logged build
+
+``--run`` clones this repository's HEAD into ``<work>/book`` (its venv kept, everything a build
+writes removed, as ``bench/compare_builds.py`` does) and times ``make book`` alone with the
+stage log of :mod:`coos_utils.stages` on. ``bench/compare_builds.py`` writes the same log for
+each of its two builds (``<work>/<label>.stages.jsonl``), which ``--log`` reports.
+
+It prints, per chapter, the seconds of each kind of stage (simulate, train each CNN, extract
+each representation, each classifier search, bootstrap, DG training and testing per method,
+shift measures, ablations, render) with their count and share of the whole build, the part of
+each chapter no stage covers, and for the CNN stages the GFLOP/s achieved next to what the
+same cores reach on a large fp32 matrix product (torch, as many threads as the build's torch
+used). Stages that run side by side (the DG trials on two workers) can add up to more than
+their chapter; each chapter's covered time counts overlapping stages once. Training FLOPs are
+counted on the first iteration (forward, backward, optimiser) and credited to every
+iteration; extraction FLOPs on the first batch, per image.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+
+from coos_utils.parallel import usable_cores
+
+MATMUL_SIZE = 2048
+
+
+def matmul_gflops(threads: int, repeats: int = 5) -> float:
+    """Median GFLOP/s of an fp32 ``MATMUL_SIZE`` square matrix product on ``threads``."""
+    torch.set_num_threads(threads)
+    a, b = torch.randn(MATMUL_SIZE, MATMUL_SIZE), torch.randn(MATMUL_SIZE, MATMUL_SIZE)
+    a @ b  # warm up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - start)
+    return 2 * MATMUL_SIZE**3 / statistics.median(times) / 1e9
+
+
+def read_log(path: Path) -> list[dict]:
+    """The stage records of one build, in order of their start."""
+    lines = path.read_text().splitlines()
+    return sorted((json.loads(line) for line in lines if line.strip()), key=lambda r: r["start"])
+
+
+def covered(intervals: list[tuple[float, float]]) -> float:
+    """Seconds covered by the union of ``intervals``."""
+    total, reach = 0.0, float("-inf")
+    for start, end in sorted(intervals):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
+
+
+def group_of(record: dict, detail: bool) -> str:
+    """The row a stage adds to: its name and the representation, method or layer it ran."""
+    words = record["detail"].split()
+    if detail or not words:
+        return f"{record['stage']} {record['detail']}".strip()
+    return f"{record['stage']} {words[0]}"
+
+
+def chapter_of(record: dict, chapters: list[dict]) -> str:
+    """The chapter whose run contains the record's start; otherwise "(outside chapters)"."""
+    for chapter in chapters:
+        if chapter["start"] <= record["start"] <= chapter["end"]:
+            return chapter["detail"]
+    return "(outside chapters)"
+
+
+def _row(*cells: object) -> str:
+    return "| " + " | ".join(map(str, cells)) + " |"
+
+
+def report(records: list[dict], total: float, peak: float, detail: bool = False) -> None:
+    """Print the per-chapter table of stages (see the module docstring)."""
+    chapters = [r for r in records if r["stage"] == "chapter"]
+    rows: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for record in records:
+        if record["stage"] != "chapter":
+            rows[chapter_of(record, chapters), group_of(record, detail)].append(record)
+    print(f"build: {total:.0f} s ({total / 60:.1f} min); a {MATMUL_SIZE}^2 fp32 matrix product")
+    print(f"on the same threads: {peak:.1f} GFLOP/s\n")
+    print("| chapter | stage | count | seconds | share of build | GFLOP/s (of matmul) |")
+    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    order = [c["detail"] for c in chapters] + ["(outside chapters)"]
+    for chapter in order:
+        mine = {g: rs for (c, g), rs in rows.items() if c == chapter}
+        match = [c for c in chapters if c["detail"] == chapter]
+        if match:
+            seconds = match[0]["seconds"]
+            print(
+                f"| **{chapter}** | whole chapter | 1 | {seconds:.0f} | {seconds / total:.0%} | |"
+            )
+        for group, rs in sorted(mine.items(), key=lambda item: -sum(r["seconds"] for r in item[1])):
+            seconds = sum(r["seconds"] for r in rs)
+            depth = min(len(r["within"]) for r in rs)
+            flop = sum(r["flop"] or 0 for r in rs)
+            speed = (
+                f"{flop / seconds / 1e9:.1f} ({flop / seconds / 1e9 / peak:.0%})" if flop else ""
+            )
+            name = "&nbsp;&nbsp;" * depth + group
+            print(_row(chapter, name, len(rs), f"{seconds:.0f}", f"{seconds / total:.0%}", speed))
+        if match:
+            top = [(r["start"], r["end"]) for g, rs in mine.items() for r in rs if not r["within"]]
+            rest = match[0]["seconds"] - covered(top)
+            outside = "not in a stage (kernel start, tables, figures)"
+            print(_row(chapter, outside, "", f"{rest:.0f}", f"{rest / total:.0%}", ""))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--log", type=Path, help="a stage log to report")
+    parser.add_argument("--total", type=float, help="the build's wall seconds")
+    parser.add_argument("--run", action="store_true", help="build HEAD first")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/builds"))
+    parser.add_argument("--detail", action="store_true", help="one row per split and layer")
+    parser.add_argument("--threads", type=int, default=usable_cores())
+    args = parser.parse_args()
+    if args.run:
+        from compare_builds import build, full_sha
+
+        args.work.mkdir(parents=True, exist_ok=True)
+        record = build("book", full_sha("HEAD"), args.work, fresh_venv=False)
+        args.log, args.total = args.work / "book.stages.jsonl", record["seconds"]
+    if args.log is None:
+        parser.error("give --log FILE or --run")
+    records = read_log(args.log)
+    total = args.total or max(r["end"] for r in records) - min(r["start"] for r in records)
+    report(records, total, matmul_gflops(args.threads), args.detail)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""The stage log behind bench/bench_book.py, and the table diff of bench/compare_builds.py."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from coos_utils.models.extract import extract
+from coos_utils.stages import ENV, stage
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+def _bench(name: str):  # noqa: ANN202
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_without_the_variable_a_stage_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(ENV, raising=False)
+    with stage("train", "deeploc"):
+        pass
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_nested_stages_are_logged_with_what_encloses_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "stages.jsonl"
+    monkeypatch.setenv(ENV, str(log))
+    with stage("chapter", "02_features"), stage("extract", "vgg16 train"):
+        pass
+    with pytest.raises(ValueError), stage("train", "pci"):
+        raise ValueError("a failed stage is logged too")
+    inner, outer, failed = _records(log)
+    assert (inner["stage"], inner["detail"], inner["within"]) == (
+        "extract",
+        "vgg16 train",
+        ["chapter"],
+    )
+    assert (outer["stage"], outer["within"]) == ("chapter", [])
+    assert outer["start"] <= inner["start"] <= inner["end"] <= outer["end"]
+    assert failed["stage"] == "train" and failed["seconds"] >= 0
+
+
+def test_extraction_flops_are_counted_per_image_and_added_to_every_enclosing_stage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "stages.jsonl"
+    monkeypatch.setenv(ENV, str(log))
+    model = torch.nn.Sequential(torch.nn.Linear(10, 20), torch.nn.ReLU(), torch.nn.Linear(20, 3))
+    batches = [torch.randn(4, 10), torch.randn(4, 10), torch.randn(2, 10)]
+    with stage("chapter", "02"), stage("extract", "toy"):
+        extract(model, batches, ["2"])
+    inner, outer = _records(log)
+    per_image = 2 * (10 * 20 + 20 * 3)  # two matrix products, multiply and add
+    assert inner["flop"] == pytest.approx(10 * per_image)
+    assert outer["flop"] == inner["flop"]
+
+
+def test_the_report_covers_overlapping_stages_once() -> None:
+    bench_book = _bench("bench_book")
+    assert bench_book.covered([(0, 10), (5, 12), (20, 25)]) == 17
+
+
+def test_the_build_diff_names_every_changed_cell_and_file(tmp_path: Path) -> None:
+    compare = _bench("compare_builds")
+    for build, value in (("before", "1.5"), ("after", "1.25")):
+        folder = tmp_path / build / "results" / "data" / "default"
+        folder.mkdir(parents=True)
+        (folder / "same.csv").write_text("a,b\nx,1.0\n")
+        (folder / "table.csv").write_text(f"a,b\nx,{value}\ny,nan\n")
+    (tmp_path / "after" / "results" / "data" / "default" / "new.csv").write_text("a\n1\n")
+    report = compare.compare_tables(tmp_path / "before", tmp_path / "after")
+    assert report == {
+        "data/default/new.csv": ["only after"],
+        "data/default/same.csv": [],
+        "data/default/table.csv": ["row 0, b: '1.5' -> '1.25'"],
+    }
+    assert (
+        compare.compare_tables(tmp_path / "before", tmp_path / "after", 0.2)[
+            "data/default/table.csv"
+        ]
+        == []
+    )
