@@ -3,8 +3,8 @@
 Every parallel loop of the package (feature extraction, the random-forest search) goes
 through joblib and is wrapped in :func:`joblib_backend`, so one argument decides whether it
 runs on this machine's cores or on a Dask cluster given by its scheduler address.
-:func:`usable_cores` says how many cores this process may really use, which sizes torch's
-threads and the local worker pools.
+:func:`usable_cores` says how many cores this process may really use, which sizes the local
+worker pools; :func:`process_threads`, its share of them, sizes torch's threads.
 """
 
 from __future__ import annotations
@@ -36,6 +36,19 @@ def usable_cores(cpu_max: Path = CGROUP_CPU_MAX) -> int:
     except (OSError, ValueError):
         pass
     return max(1, cores)
+
+
+def process_threads(cpu_max: Path = CGROUP_CPU_MAX) -> int:
+    """The threads this process's numeric libraries should use: :func:`usable_cores`, capped
+    by ``OMP_NUM_THREADS`` when the process was started with it. A parent that shares the
+    cores between worker processes sets it for each (the DG sweep's dask workers, joblib's
+    loky workers); ignoring it would give every worker all the cores and oversubscribe them."""
+    cores = usable_cores(cpu_max)
+    try:
+        share = int(os.environ.get("OMP_NUM_THREADS", ""))
+    except ValueError:
+        return cores
+    return max(1, min(cores, share))
 
 
 @contextlib.contextmanager

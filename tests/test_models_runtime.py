@@ -193,10 +193,30 @@ def test_torch_threads_default_to_the_cores_this_process_may_use(
 ) -> None:
     from coos_utils.models import runtime
 
-    monkeypatch.setattr(runtime, "usable_cores", lambda: 1)
+    monkeypatch.setattr(runtime, "process_threads", lambda: 1)
     before = torch.get_num_threads()
     with runtime.cpu_threads(-1):
         assert torch.get_num_threads() == 1
     with runtime.cpu_threads(8):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+
+
+def test_a_worker_given_its_share_of_the_cores_keeps_to_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A DG sweep worker is started with OMP_NUM_THREADS = cores // workers; its trials must
+    not take every core again (two workers x two threads on two cores ran 4x slower)."""
+    from coos_utils.models.runtime import cpu_threads
+    from coos_utils.parallel import process_threads, usable_cores
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(4)))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert usable_cores(tmp_path / "missing") == 4
+    assert process_threads(tmp_path / "missing") == 1
+    with cpu_threads(None):
+        assert torch.get_num_threads() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "16")  # never more than the process may use
+    assert process_threads(tmp_path / "missing") == 4
+    monkeypatch.setenv("OMP_NUM_THREADS", "many")
+    assert process_threads(tmp_path / "missing") == 4

@@ -65,6 +65,7 @@ from coos_utils.metrics import balanced_error
 from coos_utils.models import training
 from coos_utils.models.augment import five_crops, random_crop, random_dihedral
 from coos_utils.models.device_data import ShuffledRows, load_to_device, stream_batches
+from coos_utils.models.flops import FlopSampler
 from coos_utils.models.runtime import (
     autocast,
     cpu_threads,
@@ -397,7 +398,7 @@ class DeepLocRepresentation(Representation, DirectPredictor):
         if self._last_pass is not None and self._last_pass[0] == key:
             return self._last_pass[1], self._last_pass[2]
         device = next(self.model_.parameters()).device
-        fc2, predicted = [], []
+        fc2, predicted, flops = [], [], FlopSampler()
         with cpu_threads(self.n_jobs), torch.no_grad():
             self.model_.eval()
             batches = stream_batches(
@@ -409,7 +410,8 @@ class DeepLocRepresentation(Representation, DirectPredictor):
                 desc=f"DeepLoc {split.name}",
             )
             for x in batches:
-                embedding, probs = test_time_pass(self.model_, x, self.test_crops)
+                with flops.measure(len(x)):
+                    embedding, probs = test_time_pass(self.model_, x, self.test_crops)
                 fc2.append(embedding.cpu())
                 predicted.append(probs.argmax(1).cpu())
         result = torch.cat(fc2).numpy(), torch.cat(predicted).numpy().astype(np.int64)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from coos_utils.parallel import usable_cores
+from coos_utils.parallel import process_threads
 
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
@@ -74,10 +74,11 @@ def prepare_input(x: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 @contextlib.contextmanager
 def cpu_threads(n_jobs: int | None) -> Iterator[None]:
-    """Use ``n_jobs`` torch CPU threads inside the block (-1 or None: one per core this
-    process may use, :func:`~coos_utils.parallel.usable_cores`; torch's own default counts
+    """Use ``n_jobs`` torch CPU threads inside the block (-1 or None: this process's share of
+    the cores, :func:`~coos_utils.parallel.process_threads`: the cores it may use, capped by
+    ``OMP_NUM_THREADS`` where a parent shared them between workers; torch's own default counts
     every core of the machine, even those a cpuset or a CPU quota keeps from it)."""
-    cores = usable_cores()
+    cores = process_threads()
     before = torch.get_num_threads()
     torch.set_num_threads(cores if n_jobs is None or n_jobs < 0 else max(1, min(n_jobs, cores)))
     try:
