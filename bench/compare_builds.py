@@ -110,21 +110,26 @@ def _same(a: object, b: object, tolerance: float) -> bool:
 
 
 def diff_csv(a: Path, b: Path, tolerance: float = 0.0) -> list[str]:
-    """The differences between two CSVs: shape, columns, then up to 5 differing cells."""
+    """The differences between two CSVs: columns added or removed, rows, then up to 5 cells
+    that differ in the columns both have."""
     left = pd.read_csv(a, dtype=str, keep_default_na=False)
     right = pd.read_csv(b, dtype=str, keep_default_na=False)
-    if list(left.columns) != list(right.columns):
-        only = sorted(set(left.columns) ^ set(right.columns))
-        return [f"columns differ ({', '.join(only) or 'order'})"]
-    if left.shape != right.shape:
-        return [f"{left.shape[0]} rows before, {right.shape[0]} after"]
+    notes = []
+    added = [c for c in right.columns if c not in left.columns]
+    removed = [c for c in left.columns if c not in right.columns]
+    if added or removed:  # compare the columns both have
+        notes.append(f"columns added {added or '-'}, removed {removed or '-'}")
+    if left.shape[0] != right.shape[0]:
+        return [*notes, f"{left.shape[0]} rows before, {right.shape[0]} after"]
+    common = [c for c in left.columns if c in right.columns]
     cells = [
         f"row {i}, {col}: {x!r} -> {y!r}"
-        for col in left.columns
+        for col in common
         for i, (x, y) in enumerate(zip(left[col], right[col], strict=True))
         if not _same(x, y, tolerance)
     ]
-    return cells[:5] + ([f"... {len(cells) - 5} more cells"] if len(cells) > 5 else [])
+    more = [f"... {len(cells) - 5} more cells"] if len(cells) > 5 else []
+    return notes + cells[:5] + more
 
 
 def compare_tables(before: Path, after: Path, tolerance: float = 0.0) -> dict[str, list[str]]:
