@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch.nn.modules.batchnorm import _BatchNorm
@@ -15,7 +16,7 @@ from coos_utils.data import CoosDataError, load_split
 from coos_utils.dg import sweep as sweep_module
 from coos_utils.dg import trial as trial_module
 from coos_utils.dg.ablation import run_ablation
-from coos_utils.dg.adabn import adapt_batch_norms
+from coos_utils.dg.adabn import adapt_batch_norms, module_chain
 from coos_utils.dg.algorithms import TaskInfo, get_algorithm
 from coos_utils.dg.backbones import build_backbone
 from coos_utils.dg.sweep import TRIALS_FOLDER, make_sweep, run_sweep
@@ -204,6 +205,95 @@ def test_adabn_stops_each_pass_at_its_layer_with_the_same_statistics() -> None:
     in_classifier = sum(isinstance(m, _BatchNorm) for m in adapted.classifier.modules())
     assert 0 < in_classifier < len(adapted_norms)
     assert len(entered) == 1 + 3 * in_classifier
+
+
+def _first_conv_calls(network: torch.nn.Module) -> list[int]:
+    """A list that grows by one each time the network's first convolution runs."""
+    calls: list[int] = []
+    first = next(m for m in network.modules() if isinstance(m, torch.nn.Conv2d))
+    first.register_forward_pre_hook(lambda module, inputs: calls.append(1))
+    return calls
+
+
+@pytest.mark.parametrize("cache_bytes", [1 << 30, 300_000, 0])
+def test_adabn_along_a_chain_reruns_no_layer_and_gives_the_same_bits(cache_bytes: int) -> None:
+    reference, norms = _network()
+    adapt_batch_norms(reference.predict, norms, _batches)  # one pass from the images per layer
+    chained, chained_norms = _network()
+    runs = _first_conv_calls(chained)
+    chain = module_chain(chained.featurizer, chained.classifier)
+    adapt_batch_norms(chained.predict, chained_norms, _batches, chain, cache_bytes)
+    for old, new in zip(norms, chained_norms, strict=True):
+        assert torch.equal(old.running_mean, new.running_mean)
+        assert torch.equal(old.running_var, new.running_var)
+    # the first batch runs 3 times to find the layers and check the chain; then the first
+    # convolution sees each of the 3 batches once when everything is kept, again for each
+    # layer whose inputs are not kept (the 300 kB cap keeps only the later, smaller ones)
+    passes = (len(runs) - 3) // 3
+    assert len(runs) == 3 + 3 * passes
+    if cache_bytes == 1 << 30:
+        assert passes == 1
+    elif cache_bytes == 0:
+        assert passes == len(norms)
+    else:
+        assert 1 < passes < len(norms)
+
+
+class _Wrapped(torch.nn.Module):
+    """A featurizer whose forward is its own: no chain can open it."""
+
+    def __init__(self, inner: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(x)
+
+
+def test_a_network_that_is_no_chain_is_adapted_from_the_images_per_layer() -> None:
+    reference, norms = _network()
+    adapt_batch_norms(reference.predict, norms, _batches)
+    wrapped, wrapped_norms = _network()
+    wrapped.featurizer = _Wrapped(wrapped.featurizer)
+    runs = _first_conv_calls(wrapped)
+    wrapped.adapt(_batches)  # TestTimeBN's own adapt: the chain holds an opaque module
+    for old, new in zip(norms, wrapped_norms, strict=True):
+        assert torch.equal(old.running_mean, new.running_mean)
+    assert len(runs) == 1 + 3 * len(norms)
+
+
+@pytest.mark.parametrize("method", ["ERM", "TestTimeBN"])
+def test_the_prediction_batch_changes_no_logit_and_no_prediction(method: str) -> None:
+    """EVAL_BATCH on the CPU went from 256 to 64 (faster); no prediction may move. Logits
+    are those of each image alone, up to rounding in the last bits (a batch of 7 takes
+    other kernels than 64 or 256)."""
+    network, _ = _network()
+    backbone = (network.featurizer, network.classifier)
+    network = get_algorithm(method)(network.task, network.hparams, backbone).eval()
+    generator = torch.Generator().manual_seed(2)
+    images = (torch.rand(300, 2, 64, 64, generator=generator) * 4000).numpy()
+    cpu = torch.device("cpu")
+    with torch.no_grad():
+        logits = {
+            size: torch.cat([network.predict(x) for x in trial_module._batches(images, cpu, size)])
+            for size in (256, 64, 7)
+        }
+    assert torch.equal(logits[256], logits[64])
+    assert torch.allclose(logits[256], logits[7], rtol=1e-5, atol=1e-6)
+    predicted = {
+        size: trial_module.predict_images(network, images, cpu, adapt=True, batch_size=size)
+        for size in (256, 64, 7)
+    }
+    assert np.array_equal(predicted[256], predicted[64])
+    assert np.array_equal(predicted[256], predicted[7])
+    default = trial_module.predict_images(network, images, cpu, adapt=True)  # the CPU's 64
+    assert np.array_equal(default, predicted[64])
+
+
+def test_module_chain_opens_plain_sequentials_only() -> None:
+    a, b, c = torch.nn.ReLU(), torch.nn.Tanh(), torch.nn.Sigmoid()
+    assert module_chain(torch.nn.Sequential(a, torch.nn.Sequential(b)), c) == [a, b, c]
+    assert module_chain(torch.nn.Sequential(a), a) is None  # a module run twice
 
 
 def test_a_trial_that_leaves_no_record_stops_the_sweep(

@@ -10,16 +10,28 @@ their squares per channel (a forward hook; nothing after the layer matters for i
 pass stops there), from which its mean and unbiased variance follow (torch stores the
 unbiased variance). One pass per layer is the price of exactness; every layer, the
 classifier's included, is adapted.
+
+When the network is a plain chain of modules (nested ``nn.Sequential`` containers, as
+DeepLoc's featurizer and classifier are; :func:`module_chain`), a pass need not start from
+the images: the inputs of the layer just adapted are kept, batch by batch, and the next pass
+runs only the modules between the two layers on them, so the whole adaptation costs about one
+forward pass instead of one per layer. What is kept is capped at ``cache_bytes``
+(:data:`CACHE_BYTES`); a layer whose inputs over the target set would need more is reached by
+a pass from the images, as without a chain. Each layer sees the same tensors, batch by batch
+in the same order, either way, so the statistics are the same to the bit.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
+
+CACHE_BYTES = 1 << 30
+"""At most this many bytes of one layer's inputs over the target set are kept between passes."""
 
 Batches = Sequence[torch.Tensor] | Callable[[], Iterable[torch.Tensor]]
 """The target images: a sequence of batches, or a function that yields them afresh each time."""
@@ -99,23 +111,102 @@ def run_calls(
     return calls
 
 
+def module_chain(*modules: nn.Module) -> list[nn.Module] | None:
+    """The modules that running ``modules`` one after the other runs, in order, with every
+    plain ``nn.Sequential`` (not a subclass, whose ``forward`` may differ) opened up; ``None``
+    when a module appears twice (a chain could not say which call is meant)."""
+    chain: list[nn.Module] = []
+    for module in modules:
+        if type(module) is nn.Sequential:
+            inner = module_chain(*module)
+            if inner is None:
+                return None
+            chain.extend(inner)
+        else:
+            chain.append(module)
+    return chain if len({id(m) for m in chain}) == len(chain) else None
+
+
+def _run(chain: Sequence[nn.Module], x: torch.Tensor) -> torch.Tensor:
+    for module in chain:
+        x = module(x)
+    return x
+
+
+def _set_statistics(layer: _BatchNorm, mean: torch.Tensor, variance: torch.Tensor) -> None:
+    layer.running_mean.copy_(mean.to(layer.running_mean.dtype))
+    layer.running_var.copy_(variance.to(layer.running_var.dtype))
+    if layer.num_batches_tracked is not None:
+        layer.num_batches_tracked.zero_()
+
+
+def _consume(kept: list[torch.Tensor]) -> Iterator[torch.Tensor]:
+    """The kept batches in order, each let go of once it has been handed out."""
+    for i in range(len(kept)):
+        x, kept[i] = kept[i], None
+        yield x
+
+
+def _adapt_along(
+    chain: Sequence[nn.Module], layers: Sequence[_BatchNorm], batches: Batches, cache_bytes: int
+) -> None:
+    """Adapt ``layers`` (in chain order), each pass starting from the inputs kept by the pass
+    before (the images when none were kept) and keeping its layer's inputs if they fit."""
+    kept: list[torch.Tensor] | None = None
+    start = 0
+    with torch.no_grad():
+        for layer in layers:
+            stop = chain.index(layer)
+            source = _consume(kept) if kept is not None else _each(batches)
+            modules = chain[start if kept is not None else 0 : stop]
+            moments, kept, held = _Moments(), [], 0
+            for x in source:
+                y = _run(modules, x)
+                moments(layer, (y,))
+                held += y.numel() * y.element_size()
+                if kept is not None and held <= cache_bytes:
+                    kept.append(y)
+                else:
+                    kept = None
+            if moments.count == 0:
+                raise ValueError("adaptation needs at least one batch of images")
+            _set_statistics(layer, *moments.mean_and_variance())
+            start = stop
+
+
+def _chain_matches(
+    forward: Callable[[torch.Tensor], torch.Tensor], chain: Sequence[nn.Module], x: torch.Tensor
+) -> bool:
+    """Whether running ``chain`` gives exactly what ``forward`` gives on ``x``."""
+    with torch.no_grad():
+        return torch.equal(_run(chain, x), forward(x))
+
+
 def adapt_batch_norms(
-    forward: Callable[[torch.Tensor], torch.Tensor], norms: Sequence[_BatchNorm], batches: Batches
+    forward: Callable[[torch.Tensor], torch.Tensor],
+    norms: Sequence[_BatchNorm],
+    batches: Batches,
+    chain: Sequence[nn.Module] | None = None,
+    cache_bytes: int = CACHE_BYTES,
 ) -> None:
     """Set every layer of ``norms`` to the exact mean and unbiased variance of its input over
     all ``batches``, layer after layer in the order the network runs them, each with the
     layers before it already adapted.
 
     ``forward`` must run the network in evaluation mode (batch norm using running statistics).
+    ``chain``: the modules ``forward`` runs one after the other (:func:`module_chain`), if it
+    is such a chain; it is used (see the module docstring) when every layer of ``norms`` is
+    one of its modules and it gives exactly what ``forward`` gives on the first batch.
     """
     first = next(iter(_each(batches)), None)
     if first is None:
         raise ValueError("adaptation needs at least one batch of images")
     calls = run_calls(forward, norms, first)
-    for layer in dict.fromkeys(calls):
+    layers = list(dict.fromkeys(calls))
+    in_chain = chain is not None and all(any(m is layer for m in chain) for layer in layers)
+    if in_chain and len(calls) == len(layers) and _chain_matches(forward, chain, first):
+        _adapt_along(chain, layers, batches, cache_bytes)
+        return
+    for layer in layers:
         once = calls.count(layer) == 1  # a layer run twice a pass sees its second input too
-        mean, variance = whole_set_moments(forward, layer, batches, stop=once)
-        layer.running_mean.copy_(mean.to(layer.running_mean.dtype))
-        layer.running_var.copy_(variance.to(layer.running_var.dtype))
-        if layer.num_batches_tracked is not None:
-            layer.num_batches_tracked.zero_()
+        _set_statistics(layer, *whole_set_moments(forward, layer, batches, stop=once))

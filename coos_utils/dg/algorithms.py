@@ -44,7 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from coos_utils.dg.adabn import Batches, adapt_batch_norms
+from coos_utils.dg.adabn import Batches, adapt_batch_norms, module_chain
 from coos_utils.dg.backbones import Backbone
 from coos_utils.dg.contrimix import (
     LOSS_SHARES,
@@ -324,7 +324,10 @@ class TestTimeBN(ERM):
     input over the whole test set (AdaBN; :mod:`coos_utils.dg.adabn`), so that neither the
     order of the images in the file nor the batch size changes them. Weights are not changed.
     Every layer's statistics are recomputed from the test set alone (the earlier layers
-    first), so adapting to one test set leaves nothing behind for the next.
+    first), so adapting to one test set leaves nothing behind for the next. When the
+    featurizer and classifier form a chain of modules (DeepLoc), each layer's pass starts
+    from the inputs the pass before kept, not from the images (same statistics, about one
+    forward pass in all).
     """
 
     trains_as = "ERM"
@@ -334,7 +337,8 @@ class TestTimeBN(ERM):
         was_training = self.training
         self.eval()
         try:
-            adapt_batch_norms(self.predict, norms, batches)
+            chain = module_chain(self.featurizer, self.classifier)
+            adapt_batch_norms(self.predict, norms, batches, chain)
         finally:
             self.train(was_training)
 
