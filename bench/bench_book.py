@@ -15,7 +15,9 @@ each representation, each classifier search, bootstrap, DG training and testing 
 shift measures, ablations, render) with their count and share of the whole build, the part of
 each chapter no stage covers, and for the CNN stages the GFLOP/s achieved next to what the
 same cores reach on a large fp32 matrix product (torch, as many threads as the build's torch
-used). Stages that run side by side (the DG trials on two workers) can add up to more than
+used): the median of the products the build itself timed before each chapter
+(:func:`~coos_utils.stages.log_matmul_reference`), or, for a log without them, one measured
+now. Stages that run side by side (the DG trials on two workers) can add up to more than
 their chapter; each chapter's covered time counts overlapping stages once. Training FLOPs are
 counted on the first iteration (forward, backward, optimiser) and credited to every
 iteration; extraction FLOPs on the first batch, per image.
@@ -33,8 +35,7 @@ from pathlib import Path
 import torch
 
 from coos_utils.parallel import usable_cores
-
-MATMUL_SIZE = 2048
+from coos_utils.stages import MATMUL_SIZE, REFERENCE
 
 
 def matmul_gflops(threads: int, repeats: int = 5) -> float:
@@ -48,6 +49,12 @@ def matmul_gflops(threads: int, repeats: int = 5) -> float:
         a @ b
         times.append(time.perf_counter() - start)
     return 2 * MATMUL_SIZE**3 / statistics.median(times) / 1e9
+
+
+def logged_reference(records: list[dict]) -> float | None:
+    """Median GFLOP/s of the matrix products timed during the build (None if it timed none)."""
+    speeds = [r["flop"] / r["seconds"] / 1e9 for r in records if r["stage"] == REFERENCE]
+    return statistics.median(speeds) if speeds else None
 
 
 def read_log(path: Path) -> list[dict]:
@@ -86,15 +93,16 @@ def _row(*cells: object) -> str:
     return "| " + " | ".join(map(str, cells)) + " |"
 
 
-def report(records: list[dict], total: float, peak: float, detail: bool = False) -> None:
-    """Print the per-chapter table of stages (see the module docstring)."""
+def report(records: list[dict], total: float, peak: float, when: str, detail: bool = False) -> None:
+    """Print the per-chapter table of stages (see the module docstring); ``peak``: the matrix
+    product's GFLOP/s, measured ``when``."""
     chapters = [r for r in records if r["stage"] == "chapter"]
     rows: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for record in records:
-        if record["stage"] != "chapter":
+        if record["stage"] not in ("chapter", REFERENCE):
             rows[chapter_of(record, chapters), group_of(record, detail)].append(record)
     print(f"build: {total:.0f} s ({total / 60:.1f} min); a {MATMUL_SIZE}^2 fp32 matrix product")
-    print(f"on the same threads: {peak:.1f} GFLOP/s\n")
+    print(f"on the same threads: {peak:.1f} GFLOP/s ({when})\n")
     print("| chapter | stage | count | seconds | share of build | GFLOP/s (of matmul) |")
     print("| --- | --- | ---: | ---: | ---: | ---: |")
     order = [c["detail"] for c in chapters] + ["(outside chapters)"]
@@ -141,7 +149,12 @@ def main() -> None:
         parser.error("give --log FILE or --run")
     records = read_log(args.log)
     total = args.total or max(r["end"] for r in records) - min(r["start"] for r in records)
-    report(records, total, matmul_gflops(args.threads), args.detail)
+    peak = logged_reference(records)
+    count = sum(r["stage"] == REFERENCE for r in records)
+    when = f"median of {count} timed during the build"
+    if peak is None:
+        peak, when = matmul_gflops(args.threads), "measured now: the build timed none"
+    report(records, total, peak, when, args.detail)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,11 @@ the floating-point operations counted (:func:`add_flop`). Without the variable a
 one dictionary lookup and writes nothing. Kernels and workers inherit the variable, so one log
 holds the pipeline's chapters and every stage inside them; ``bench/bench_book.py`` nests them
 by time.
+
+:func:`log_matmul_reference` logs, in the same file, the time of a large fp32 matrix product
+on the process's share of the cores (the pipeline calls it before each chapter): what the
+cores reach at that moment of the build, against which the report sets the CNN stages'
+GFLOP/s (machines are noisy: a reference measured after the build can be far off).
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 ENV = "COOS_STAGE_LOG"
+REFERENCE = "reference"
+"""The name of the stage records that time a matrix product (:func:`log_matmul_reference`)."""
+MATMUL_SIZE = 2048
 
 
 @dataclass
@@ -76,3 +84,26 @@ def add_flop(count: float) -> None:
     running = _open.get()
     if running:
         running[-1].flop += count
+
+
+def log_matmul_reference(repeats: int = 3) -> None:
+    """When logging, time ``repeats`` fp32 ``MATMUL_SIZE`` square matrix products (after one
+    untimed) on this process's share of the cores, each logged as a :data:`REFERENCE` stage
+    with its operations; nothing otherwise. Torch's thread count is restored afterwards."""
+    if not logging_stages():
+        return
+    import torch
+
+    from coos_utils.parallel import process_threads
+
+    before, threads = torch.get_num_threads(), process_threads()
+    torch.set_num_threads(threads)
+    try:
+        a, b = torch.randn(MATMUL_SIZE, MATMUL_SIZE), torch.randn(MATMUL_SIZE, MATMUL_SIZE)
+        a @ b
+        for _ in range(repeats):
+            with stage(REFERENCE, f"matmul {MATMUL_SIZE}^2 on {threads} threads"):
+                a @ b
+                add_flop(2.0 * MATMUL_SIZE**3)
+    finally:
+        torch.set_num_threads(before)

@@ -290,6 +290,22 @@ def test_the_prediction_batch_changes_no_logit_and_no_prediction(method: str) ->
     assert np.array_equal(default, predicted[64])
 
 
+def test_a_chain_that_misses_a_layer_or_its_order_is_not_used() -> None:
+    reference, norms = _network()
+    adapt_batch_norms(reference.predict, norms, _batches)
+    for make_chain in (
+        lambda n: module_chain(n.featurizer),  # the classifier's batch norm is not in it
+        lambda n: module_chain(n.classifier, n.featurizer),  # the wrong order
+    ):
+        network, network_norms = _network()
+        runs = _first_conv_calls(network)
+        adapt_batch_norms(network.predict, network_norms, _batches, make_chain(network))
+        for old, new in zip(norms, network_norms, strict=True):
+            assert torch.equal(old.running_mean, new.running_mean)
+            assert torch.equal(old.running_var, new.running_var)
+        assert len(runs) == 1 + 3 * len(norms)  # one pass from the images per layer
+
+
 def test_module_chain_opens_plain_sequentials_only() -> None:
     a, b, c = torch.nn.ReLU(), torch.nn.Tanh(), torch.nn.Sigmoid()
     assert module_chain(torch.nn.Sequential(a, torch.nn.Sequential(b)), c) == [a, b, c]

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from coos_utils.models.extract import extract
-from coos_utils.stages import ENV, stage
+from coos_utils.stages import ENV, REFERENCE, add_flop, log_matmul_reference, stage
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
@@ -75,6 +75,34 @@ def test_extraction_flops_are_counted_per_image_and_added_to_every_enclosing_sta
 def test_the_report_covers_overlapping_stages_once() -> None:
     bench_book = _bench("bench_book")
     assert bench_book.covered([(0, 10), (5, 12), (20, 25)]) == 17
+
+
+def test_the_build_times_its_own_matrix_product_and_the_report_uses_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv(ENV, raising=False)
+    log_matmul_reference()  # not logging: nothing timed, nothing written
+    assert list(tmp_path.iterdir()) == []
+    log = tmp_path / "stages.jsonl"
+    monkeypatch.setenv(ENV, str(log))
+    threads = torch.get_num_threads()
+    log_matmul_reference(repeats=2)
+    assert torch.get_num_threads() == threads
+    products = _records(log)
+    assert [r["stage"] for r in products] == [REFERENCE, REFERENCE]
+    assert all(r["flop"] == 2.0 * 2048**3 and r["seconds"] > 0 for r in products)
+    with stage("chapter", "02"), stage("train", "deeploc"):
+        add_flop(1e9)
+    bench_book = _bench("bench_book")
+    records = bench_book.read_log(log)
+    peak = bench_book.logged_reference(records)
+    speeds = sorted(r["flop"] / r["seconds"] / 1e9 for r in products)
+    assert peak == pytest.approx(sum(speeds) / 2)
+    bench_book.report(records, 10.0, peak, "timed during the build")
+    printed = capsys.readouterr().out
+    assert f"{peak:.1f} GFLOP/s (timed during the build)" in printed
+    assert REFERENCE not in printed.split("|", 1)[1]  # the products are no row of the table
+    assert bench_book.logged_reference(records[len(products) :]) is None
 
 
 def test_the_build_diff_names_every_changed_cell_and_file(tmp_path: Path) -> None:

@@ -62,7 +62,7 @@ from coos_utils.results.provenance import (
     chapter_status,
     mark_chapter,
 )
-from coos_utils.stages import stage
+from coos_utils.stages import log_matmul_reference, stage
 
 GENERATED = Path("book") / "_generated"
 
@@ -411,6 +411,7 @@ def run_if_needed(
         log(f"  {name}: up to date, not rerun")
         return
     log(f"  {name}: running ...")
+    log_matmul_reference()  # only when the stage log is on (bench/bench_book.py)
     t0 = time.perf_counter()
     try:
         with stage("chapter", name):

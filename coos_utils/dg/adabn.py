@@ -174,6 +174,14 @@ def _adapt_along(
             start = stop
 
 
+def _runs_in_order(chain: Sequence[nn.Module], calls: Sequence[nn.Module]) -> bool:
+    """Whether each layer of ``calls`` (the order a pass runs them) is a module of ``chain``,
+    run once, in the chain's order."""
+    where = {id(m): i for i, m in enumerate(chain)}
+    positions = [where.get(id(layer), -1) for layer in calls]
+    return min(positions, default=0) >= 0 and positions == sorted(set(positions))
+
+
 def _chain_matches(
     forward: Callable[[torch.Tensor], torch.Tensor], chain: Sequence[nn.Module], x: torch.Tensor
 ) -> bool:
@@ -195,16 +203,16 @@ def adapt_batch_norms(
 
     ``forward`` must run the network in evaluation mode (batch norm using running statistics).
     ``chain``: the modules ``forward`` runs one after the other (:func:`module_chain`), if it
-    is such a chain; it is used (see the module docstring) when every layer of ``norms`` is
-    one of its modules and it gives exactly what ``forward`` gives on the first batch.
+    is such a chain; it is used (see the module docstring) when the layers of ``norms`` that
+    a pass runs are modules of it, each run once and in its order, and it gives exactly what
+    ``forward`` gives on the first batch.
     """
     first = next(iter(_each(batches)), None)
     if first is None:
         raise ValueError("adaptation needs at least one batch of images")
     calls = run_calls(forward, norms, first)
     layers = list(dict.fromkeys(calls))
-    in_chain = chain is not None and all(any(m is layer for m in chain) for layer in layers)
-    if in_chain and len(calls) == len(layers) and _chain_matches(forward, chain, first):
+    if chain is not None and _runs_in_order(chain, calls) and _chain_matches(forward, chain, first):
         _adapt_along(chain, layers, batches, cache_bytes)
         return
     for layer in layers:
