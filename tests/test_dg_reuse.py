@@ -3,6 +3,7 @@ twice: an ablation whose ``train`` did not change, and TestTimeBN after ERM, reu
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -20,7 +21,14 @@ from coos_utils.dg.adabn import adapt_batch_norms, module_chain
 from coos_utils.dg.algorithms import TaskInfo, get_algorithm
 from coos_utils.dg.backbones import build_backbone
 from coos_utils.dg.sweep import TRIALS_FOLDER, make_sweep, run_sweep
-from coos_utils.dg.trial import TrialSpec, read_record, run_trial, training_key
+from coos_utils.dg.trial import (
+    TrialSpec,
+    read_predictions,
+    read_record,
+    run_trial,
+    training_key,
+)
+from coos_utils.reference import TEST_SPLITS
 from coos_utils.synthetic import Simulation
 from tests.helpers import DG_TINY
 
@@ -61,6 +69,59 @@ def test_an_ablation_whose_train_is_unchanged_trains_nothing_new(
     assert fresh["model"]["source"] == "trained" and trainings == ["ERM", "ERM"]
     for field in ("validation_history", "selected_step", "hparams", "test"):
         assert reused[field] == fresh[field]
+
+
+def test_an_ablation_predicts_only_the_test_splits_it_changed(
+    tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    predicted: list[int] = []
+    predict = trial_module.predict_images
+
+    def counted(algorithm: object, images: object, *args: object, **kwargs: object) -> object:
+        predicted.append(len(images))
+        return predict(algorithm, images, *args, **kwargs)
+
+    monkeypatch.setattr(trial_module, "predict_images", counted)
+    simulation = Simulation.from_attrs(load_split(tiny_data, "train").attrs)
+    shifts_off = partial(simulation.with_shifts_off, tmp_path / "synthetic")
+    out = tmp_path / "out"
+    options = {"serial": True, "progress": False, "n_boot": 10, **DG_TINY}
+    run_ablation(
+        tiny_data,
+        shifts_off,
+        out,
+        {"ERM": 0, "TestTimeBN": 0},
+        switches=["test4_microscope"],
+        **options,
+    )
+    folder = shifts_off("test4_microscope").resolve()
+    sizes = {name: len(load_split(folder, name)) for name in TEST_SPLITS}
+    validations = [n for n in predicted if n not in sizes.values()]
+    tests = [n for n in predicted if n in sizes.values()]
+    # the baseline's two trials score all four splits each; the ablated ones test4 only
+    # (TestTimeBN predicts otherwise than ERM from the same model: its own predictions)
+    assert len(tests) == 4 * 2 + 2 and validations  # ERM's training validated
+    for method in ("ERM", "TestTimeBN"):
+        ablated = read_record(out / TRIALS_FOLDER, TrialSpec(method, 0, 0, str(folder), **DG_TINY))
+        assert ablated["predictions_reused"] == ["test1", "test2", "test3"]
+        fresh = run_trial(TrialSpec(method, 0, 0, str(folder), **DG_TINY), tmp_path / method)
+        assert fresh["predictions_reused"] == [] and fresh["test"] == ablated["test"]
+        assert read_predictions(out / TRIALS_FOLDER / ablated["trial_id"]).keys() == set(sizes)
+
+
+def test_damaged_stored_predictions_are_predicted_again(tiny_data: Path, tmp_path: Path) -> None:
+    spec = TrialSpec("ERM", 0, 0, str(tiny_data), **DG_TINY)
+    first = run_trial(spec, tmp_path)
+    kept = sorted((tmp_path / "models" / first["model"]["key"] / "predicted").glob("*.npy"))
+    assert len(kept) == 4
+    kept[0].write_bytes(b"not numpy")
+    np.save(kept[1], np.zeros(3, dtype=np.int16))  # not one label per image
+    shutil.rmtree(tmp_path / spec.trial_id)  # the trial itself runs again
+    with pytest.warns(UserWarning, match="predicting again") as caught:
+        second = run_trial(spec, tmp_path)
+    named = sorted(str(w.message).split(":")[0] for w in caught)
+    assert named == [str(kept[0]), str(kept[1])]
+    assert len(second["predictions_reused"]) == 2 and second["test"] == first["test"]
 
 
 def test_test_time_bn_trains_nothing_erm_has_not(

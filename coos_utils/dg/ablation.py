@@ -15,7 +15,8 @@ when the settings agree, and are then not run again. A switch that leaves ``trai
 unchanged (byte for byte: the border wells, test3's drift and test4's microscope only
 touch test splits) trains nothing: its trials score the models the baseline trained (the
 trials folder's model store, keyed by the content of ``train``, see
-:func:`~coos_utils.dg.trial.training_key`) on its own test splits.
+:func:`~coos_utils.dg.trial.training_key`) on its own test splits, and predicts only those
+it changed (the store keeps each model's predictions by the split's content).
 """
 
 from __future__ import annotations

@@ -33,7 +33,10 @@ training identity (:func:`training_identity`; TestTimeBN trains as ERM), the res
 hyperparameters, the seed, the training settings, the trial code and the device type. A
 trial whose key is in the store scores that model instead of training again (an ablation
 whose ``train`` did not change; TestTimeBN after ERM); its record says which
-(``model``: key and ``trained`` or ``reused``).
+(``model``: key and ``trained`` or ``reused``). The model's predictions on a test split are
+kept beside it (``predicted/<key>.npy``, :func:`prediction_key`: the split's content, the
+method's test-time code and the prediction batch), so an ablation that leaves a test split
+alone does not predict it again (the record's ``predictions_reused`` names those splits).
 """
 
 from __future__ import annotations
@@ -100,6 +103,8 @@ PREDICTIONS = "predictions.npz"
 MODELS_FOLDER = "models"
 """The trained-model store inside a trials folder (trial folders are named by trial ids)."""
 MODEL_FILE, TRAINING_FILE = "model.pt", "training.json"
+PREDICTED_FOLDER = "predicted"
+"""Inside a stored model's folder: its predictions per test split (:func:`prediction_key`)."""
 
 
 @functools.cache
@@ -411,6 +416,48 @@ def trained_model(
     return algorithm, summary, True
 
 
+def prediction_key(spec: TrialSpec, split: CoosSplit, device: torch.device) -> str:
+    """The key of a stored model's predictions on ``split``: the split's content fingerprint,
+    the test-time method (its name and a plug-in's code digest: TestTimeBN predicts otherwise
+    than ERM from the same model) and the prediction batch of the device's type (it may
+    change the last bits of a logit). The model's own key (its folder) covers the rest."""
+    fields = {
+        "split": [split.name, split.content_fingerprint()],
+        "method": spec.method + method_digest(spec.plugin or spec.method),
+        "batch": EVAL_BATCH.get(device.type, EVAL_BATCH["cuda"]),
+    }
+    text = json.dumps(fields, sort_keys=True)
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
+def stored_prediction(path: Path, n_images: int) -> np.ndarray | None:
+    """The predicted labels kept at ``path``, or ``None`` when there are none or they are not
+    one label per image (a damaged file is named in a warning, and predicted again)."""
+    if not path.is_file():
+        return None
+    try:
+        predicted = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        warnings.warn(
+            f"{path}: stored predictions unreadable ({exc}); predicting again", stacklevel=2
+        )
+        return None
+    if predicted.shape != (n_images,) or predicted.dtype.kind not in "iu":
+        warnings.warn(
+            f"{path}: stored predictions do not fit the split; predicting again", stacklevel=2
+        )
+        return None
+    return predicted.astype(np.int64)
+
+
+def store_prediction(path: Path, predicted: np.ndarray) -> None:
+    """Keep ``predicted`` at ``path`` (written atomically)."""
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(predicted, dtype=np.int16), allow_pickle=False)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buffer.getvalue())
+
+
 def _without_confusion(result: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in result.items() if k != "confusion"}
 
@@ -448,11 +495,18 @@ def run_trial(
             )
         trained = time.perf_counter()
         guard.finalise()
-        test, predictions = {}, {}
+        test, predictions, reused = {}, {}, []
         for name in TEST_SPLITS:
             split = guard.open(name)
-            with stage("DG test", spec.method):
-                predicted = predict_images(algorithm, split.images, torch_device, adapt=True)
+            kept = model_folder(trials_dir, key) / PREDICTED_FOLDER
+            kept = kept / f"{prediction_key(spec, split, torch_device)}.npy"
+            predicted = stored_prediction(kept, len(split))
+            if predicted is None:
+                with stage("DG test", spec.method):
+                    predicted = predict_images(algorithm, split.images, torch_device, adapt=True)
+                store_prediction(kept, predicted)
+            else:
+                reused.append(name)
             test[name] = score(split.labels, predicted, len(split.class_names))
             predictions[name] = SplitPredictions(split.labels, predicted, well_clusters(split.meta))
     outcome = {
@@ -460,6 +514,7 @@ def run_trial(
         **summary,
         "model": {"key": key, "source": "trained" if fresh else "reused"},
         "test": test,
+        "predictions_reused": reused,
         "predictions": write_predictions(folder, predictions),
         "seconds": {
             "train": trained - started,
