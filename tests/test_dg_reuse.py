@@ -112,16 +112,18 @@ def test_an_ablation_predicts_only_the_test_splits_it_changed(
 def test_damaged_stored_predictions_are_predicted_again(tiny_data: Path, tmp_path: Path) -> None:
     spec = TrialSpec("ERM", 0, 0, str(tiny_data), **DG_TINY)
     first = run_trial(spec, tmp_path)
-    kept = sorted((tmp_path / "models" / first["model"]["key"] / "predicted").glob("*.npy"))
+    kept = sorted((tmp_path / "models" / first["model"]["key"] / "predicted").glob("*.npz"))
     assert len(kept) == 4
     kept[0].write_bytes(b"not numpy")
-    np.save(kept[1], np.zeros(3, dtype=np.int16))  # not one label per image
+    with np.load(kept[1]) as stored:  # labels changed, the checksum kept
+        np.savez(kept[1], predicted=(stored["predicted"] + 1) % 7, sha256=stored["sha256"])
+    np.savez(kept[2], predicted=np.zeros(3, np.int16), sha256=np.array(""))
     shutil.rmtree(tmp_path / spec.trial_id)  # the trial itself runs again
     with pytest.warns(UserWarning, match="predicting again") as caught:
         second = run_trial(spec, tmp_path)
     named = sorted(str(w.message).split(":")[0] for w in caught)
-    assert named == [str(kept[0]), str(kept[1])]
-    assert len(second["predictions_reused"]) == 2 and second["test"] == first["test"]
+    assert named == [str(kept[0]), str(kept[1]), str(kept[2])]
+    assert len(second["predictions_reused"]) == 1 and second["test"] == first["test"]
 
 
 def test_test_time_bn_trains_nothing_erm_has_not(

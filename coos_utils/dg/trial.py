@@ -34,9 +34,10 @@ hyperparameters, the seed, the training settings, the trial code and the device 
 trial whose key is in the store scores that model instead of training again (an ablation
 whose ``train`` did not change; TestTimeBN after ERM); its record says which
 (``model``: key and ``trained`` or ``reused``). The model's predictions on a test split are
-kept beside it (``predicted/<key>.npy``, :func:`prediction_key`: the split's content, the
-method's test-time code and the prediction batch), so an ablation that leaves a test split
-alone does not predict it again (the record's ``predictions_reused`` names those splits).
+kept beside it with their checksum (``predicted/<key>.npz``, :func:`prediction_key`: the
+split's content, the method's test-time code and the prediction batch), so an ablation that
+leaves a test split alone does not predict it again (the record's ``predictions_reused``
+names those splits).
 """
 
 from __future__ import annotations
@@ -431,18 +432,25 @@ def prediction_key(spec: TrialSpec, split: CoosSplit, device: torch.device) -> s
 
 
 def stored_prediction(path: Path, n_images: int) -> np.ndarray | None:
-    """The predicted labels kept at ``path``, or ``None`` when there are none or they are not
-    one label per image (a damaged file is named in a warning, and predicted again)."""
+    """The predicted labels kept at ``path``, or ``None`` when there are none, or when they
+    fail their checksum or are not one label per image (named in a warning, and predicted
+    again)."""
     if not path.is_file():
         return None
     try:
-        predicted = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
+        with np.load(path, allow_pickle=False) as kept:
+            predicted, checksum = kept["predicted"], str(kept["sha256"])
+    except (OSError, ValueError, KeyError) as exc:
         warnings.warn(
             f"{path}: stored predictions unreadable ({exc}); predicting again", stacklevel=2
         )
         return None
-    if predicted.shape != (n_images,) or predicted.dtype.kind not in "iu":
+    if hashlib.sha256(predicted.tobytes()).hexdigest() != checksum:
+        warnings.warn(
+            f"{path}: stored predictions fail their checksum; predicting again", stacklevel=2
+        )
+        return None
+    if predicted.shape != (n_images,) or predicted.dtype != np.int16:
         warnings.warn(
             f"{path}: stored predictions do not fit the split; predicting again", stacklevel=2
         )
@@ -451,9 +459,12 @@ def stored_prediction(path: Path, n_images: int) -> np.ndarray | None:
 
 
 def store_prediction(path: Path, predicted: np.ndarray) -> None:
-    """Keep ``predicted`` at ``path`` (written atomically)."""
+    """Keep ``predicted`` at ``path`` with its SHA-256 (written atomically)."""
+    labels = np.asarray(predicted, dtype=np.int16)
     buffer = io.BytesIO()
-    np.save(buffer, np.asarray(predicted, dtype=np.int16), allow_pickle=False)
+    np.savez(
+        buffer, predicted=labels, sha256=np.array(hashlib.sha256(labels.tobytes()).hexdigest())
+    )
     with atomic_path(path) as tmp:
         tmp.write_bytes(buffer.getvalue())
 
@@ -499,7 +510,7 @@ def run_trial(
         for name in TEST_SPLITS:
             split = guard.open(name)
             kept = model_folder(trials_dir, key) / PREDICTED_FOLDER
-            kept = kept / f"{prediction_key(spec, split, torch_device)}.npy"
+            kept = kept / f"{prediction_key(spec, split, torch_device)}.npz"
             predicted = stored_prediction(kept, len(split))
             if predicted is None:
                 with stage("DG test", spec.method):
