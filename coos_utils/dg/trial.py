@@ -277,10 +277,15 @@ def missing_domains(spec: TrialSpec, train: CoosSplit) -> str | None:
     return None
 
 
+def eval_batch(device: torch.device) -> int:
+    """The prediction batch of ``device``'s type (:data:`EVAL_BATCH`; CUDA's for others)."""
+    return EVAL_BATCH.get(device.type, EVAL_BATCH["cuda"])
+
+
 def _batches(
     images: np.ndarray, device: torch.device, size: int | None = None
 ) -> Iterator[torch.Tensor]:
-    size = size or EVAL_BATCH.get(device.type, EVAL_BATCH["cuda"])
+    size = size or eval_batch(device)
     for start in range(0, len(images), size):
         yield prepare_input(centre_crop(to_input(images[start : start + size])), device)
 
@@ -425,7 +430,7 @@ def prediction_key(spec: TrialSpec, split: CoosSplit, device: torch.device) -> s
     fields = {
         "split": [split.name, split.content_fingerprint()],
         "method": spec.method + method_digest(spec.plugin or spec.method),
-        "batch": EVAL_BATCH.get(device.type, EVAL_BATCH["cuda"]),
+        "batch": eval_batch(device),
     }
     text = json.dumps(fields, sort_keys=True)
     return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
