@@ -119,11 +119,12 @@ def deeploc_train(width: float, batch: int, device: torch.device) -> Callable[[]
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     model.train()
 
-    def step() -> None:
+    def step() -> float:
         loss = task.training_loss()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        return loss.item()
 
     return step
 
@@ -157,11 +158,12 @@ def pci_train(width: float, batch: int, device: torch.device) -> Callable[[], ob
     optimizer = torch.optim.Adam(task.model.parameters(), lr=1e-4, betas=(0.5, 0.999))
     task.model.train()
 
-    def step() -> None:
+    def step() -> float:
         loss = task.training_loss()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        return loss.item()
 
     return step
 

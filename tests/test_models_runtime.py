@@ -26,7 +26,7 @@ def test_device_choice() -> None:
     assert resolve_device("cpu") == torch.device("cpu")
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert resolve_device(None).type == expected
-    assert memory_format(torch.device("cpu")) == torch.contiguous_format
+    assert memory_format(torch.device("cpu")) == torch.channels_last
     assert isinstance(autocast(torch.device("cpu")), contextlib.nullcontext)
     with pytest.raises(ValueError, match="unsupported device"):
         resolve_device("meta")

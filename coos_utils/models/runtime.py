@@ -1,9 +1,10 @@
 """Where and how the networks run: device, seeds, mixed precision, memory layout, CPU threads.
 
-The same code runs on CPU (tests, laptops) and CUDA (the ``paper`` profile). Speed-ups that
-only pay off on a GPU -- bf16 autocast and ``channels_last`` tensors -- are switched on only
-there; on CPU everything runs in float32 and, with a fixed seed, gives identical results from
-run to run.
+The same code runs on CPU (tests, laptops) and CUDA (the ``paper`` profile). Images and
+convolutions use ``channels_last`` tensors on both (on the CPU, oneDNN's convolutions with few
+channels run 1.1-2x faster that way: ``bench/bench_layout.py``). bf16 autocast only pays off
+on a GPU and is switched on only there; on CPU everything runs in float32 and, with a fixed
+seed, gives identical results from run to run.
 """
 
 from __future__ import annotations
@@ -58,8 +59,9 @@ def autocast(device: torch.device) -> contextlib.AbstractContextManager:
 
 
 def memory_format(device: torch.device) -> torch.memory_format:
-    """``channels_last`` on CUDA (faster convolutions with tensor cores), contiguous on CPU."""
-    return torch.channels_last if device.type == "cuda" else torch.contiguous_format
+    """``channels_last`` on every device: tensor cores on CUDA, and on the CPU oneDNN's
+    convolutions skip the reorders around every layer (``bench/bench_layout.py``)."""
+    return torch.channels_last
 
 
 def prepare_module(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
