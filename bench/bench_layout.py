@@ -4,7 +4,9 @@ Every case is the package's own step built twice, once per layout, from the same
 two take turns, round after round, so that a machine whose load changes slows both alike.
 The first round is not timed; the median of the others is reported, with the ratio
 (contiguous / channels_last: above 1, channels_last is faster) and how far the two layouts'
-outputs are apart (oneDNN sums in another order per layout, so the last bits may differ).
+outputs of the last round are apart (oneDNN sums in another order per layout, so the last
+bits differ; a training step's loss is compared after all rounds' steps, so training has
+carried the first differences on). Both layouts draw the same random numbers each round.
 
 Cases, with the threads the default build gives them: one training step of each DG method
 on DeepLoc at width 0.125, batch 32 in 8 plates, and one prediction pass over 256 crops, on
