@@ -4,7 +4,10 @@ with one line, and no run touches another profile's stamps or results."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -284,3 +287,40 @@ def _status(results: Path, name: str) -> str | None:
         except (ValueError, KeyError):
             return None
     return None
+
+
+def test_after_a_stop_asyncio_reports_of_the_dead_kernel_are_dropped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The race behind a two-line stop: nbclient's task that saw the stopped kernel die ends
+    with DeadKernelError; when asyncio collects it unretrieved, that report is dropped, while
+    asyncio's other errors still reach the log."""
+    from nbclient.exceptions import DeadKernelError
+
+    async def kernel_died() -> None:
+        raise DeadKernelError("Kernel died")
+
+    async def something_else() -> None:
+        raise ValueError("a real problem")
+
+    def collect_unretrieved(coroutine) -> None:
+        loop = asyncio.new_event_loop()
+        task = loop.create_task(coroutine())
+        loop.run_until_complete(asyncio.wait([task]))
+        loop.close()
+        del task
+        gc.collect()
+
+    with pytest.raises(pipeline.RunInterrupted), pipeline.stop_on_signals():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+    asyncio_log = logging.getLogger("asyncio")
+    try:
+        with caplog.at_level("ERROR", logger="asyncio"):
+            collect_unretrieved(kernel_died)
+            collect_unretrieved(something_else)
+    finally:
+        for quiet in [f for f in asyncio_log.filters if isinstance(f, pipeline.StoppedKernelNoise)]:
+            asyncio_log.removeFilter(quiet)
+    reported = [r for r in caplog.records if r.name == "asyncio"]
+    assert len(reported) == 1 and "a real problem" in str(reported[0].exc_info[1]), reported

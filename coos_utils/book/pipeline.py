@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import shutil
 import signal
 import subprocess
@@ -107,10 +108,25 @@ class RunInterrupted(KeyboardInterrupt):
         )
 
 
+class StoppedKernelNoise(logging.Filter):
+    """Drops asyncio's reports about the tasks of a kernel the run was told to stop: nbclient
+    watches the kernel from tasks of its own, and when the kernel dies under a stop, the
+    task that saw it die ends with ``DeadKernelError`` (or is destroyed still pending). Whether
+    asyncio reports it depends on when the task is collected; the run's one line says what
+    happened either way."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        dead_kernel = type(error).__name__ == "DeadKernelError"
+        return not (dead_kernel or str(record.msg).startswith("Task was destroyed but it is"))
+
+
 @contextlib.contextmanager
 def stop_on_signals() -> Iterator[None]:
     """Inside the block, Ctrl-C and SIGTERM raise :class:`RunInterrupted` once; further
-    signals are ignored while it is recorded. Outside the main thread: no change."""
+    signals are ignored while it is recorded, and asyncio's reports about the stopped kernel
+    are dropped from then on (:class:`StoppedKernelNoise`). Outside the main thread: no
+    change."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -118,6 +134,9 @@ def stop_on_signals() -> Iterator[None]:
     def stop(signum: int, frame: object) -> None:
         for other in SIGNAL_NAMES:
             signal.signal(other, signal.SIG_IGN)
+        asyncio_log = logging.getLogger("asyncio")
+        if not any(isinstance(f, StoppedKernelNoise) for f in asyncio_log.filters):
+            asyncio_log.addFilter(StoppedKernelNoise())
         raise RunInterrupted(signum)
 
     previous = {signum: signal.signal(signum, stop) for signum in SIGNAL_NAMES}
