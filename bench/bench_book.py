@@ -21,6 +21,10 @@ now. Stages that run side by side (the DG trials on two workers) can add up to m
 their chapter; each chapter's covered time counts overlapping stages once. Training FLOPs are
 counted on the first iteration (forward, backward, optimiser) and credited to every
 iteration; extraction FLOPs on the first batch, per image.
+
+With the build's CPU samples (``<log>`` with ``.cpu.jsonl`` for ``.stages.jsonl``, written by
+``bench/compare_builds.py``), each row also gives the cores the machine kept busy during it, on
+average over its intervals: a chapter below the machine's core count left cores idle.
 """
 
 from __future__ import annotations
@@ -89,13 +93,35 @@ def chapter_of(record: dict, chapters: list[dict]) -> str:
     return "(outside chapters)"
 
 
+def read_cpu(path: Path) -> list[tuple[float, float]]:
+    """(time, busy cores) samples of a build, [] when ``path`` is missing."""
+    if not path.exists():
+        return []
+    samples = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [(s["t"], s["busy"]) for s in samples]
+
+
+def busy_cores(samples: list[tuple[float, float]], records: list[dict]) -> str:
+    """The mean busy cores of the samples inside ``records``' intervals ("" without any)."""
+    inside = [b for t, b in samples if any(r["start"] < t <= r["end"] for r in records)]
+    return f"{statistics.mean(inside):.2f}" if inside else ""
+
+
 def _row(*cells: object) -> str:
     return "| " + " | ".join(map(str, cells)) + " |"
 
 
-def report(records: list[dict], total: float, peak: float, when: str, detail: bool = False) -> None:
+def report(
+    records: list[dict],
+    total: float,
+    peak: float,
+    when: str,
+    detail: bool = False,
+    cpu: list[tuple[float, float]] | None = None,
+) -> None:
     """Print the per-chapter table of stages (see the module docstring); ``peak``: the matrix
-    product's GFLOP/s, measured ``when``."""
+    product's GFLOP/s, measured ``when``; ``cpu``: the build's busy-core samples."""
+    cpu = cpu or []
     chapters = [r for r in records if r["stage"] == "chapter"]
     rows: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for record in records:
@@ -103,16 +129,26 @@ def report(records: list[dict], total: float, peak: float, when: str, detail: bo
             rows[chapter_of(record, chapters), group_of(record, detail)].append(record)
     print(f"build: {total:.0f} s ({total / 60:.1f} min); a {MATMUL_SIZE}^2 fp32 matrix product")
     print(f"on the same threads: {peak:.1f} GFLOP/s ({when})\n")
-    print("| chapter | stage | count | seconds | share of build | GFLOP/s (of matmul) |")
-    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    print(
+        "| chapter | stage | count | seconds | share of build | GFLOP/s (of matmul) | busy cores |"
+    )
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     order = [c["detail"] for c in chapters] + ["(outside chapters)"]
     for chapter in order:
         mine = {g: rs for (c, g), rs in rows.items() if c == chapter}
         match = [c for c in chapters if c["detail"] == chapter]
         if match:
-            seconds = match[0]["seconds"]
+            seconds, busy = match[0]["seconds"], busy_cores(cpu, match)
             print(
-                f"| **{chapter}** | whole chapter | 1 | {seconds:.0f} | {seconds / total:.0%} | |"
+                _row(
+                    f"**{chapter}**",
+                    "whole chapter",
+                    1,
+                    f"{seconds:.0f}",
+                    f"{seconds / total:.0%}",
+                    "",
+                    busy,
+                )
             )
         for group, rs in sorted(mine.items(), key=lambda item: -sum(r["seconds"] for r in item[1])):
             seconds = sum(r["seconds"] for r in rs)
@@ -122,12 +158,13 @@ def report(records: list[dict], total: float, peak: float, when: str, detail: bo
                 f"{flop / seconds / 1e9:.1f} ({flop / seconds / 1e9 / peak:.0%})" if flop else ""
             )
             name = "&nbsp;&nbsp;" * depth + group
-            print(_row(chapter, name, len(rs), f"{seconds:.0f}", f"{seconds / total:.0%}", speed))
+            share = f"{seconds / total:.0%}"
+            print(_row(chapter, name, len(rs), f"{seconds:.0f}", share, speed, busy_cores(cpu, rs)))
         if match:
             top = [(r["start"], r["end"]) for g, rs in mine.items() for r in rs if not r["within"]]
             rest = match[0]["seconds"] - covered(top)
             outside = "not in a stage (kernel start, tables, figures)"
-            print(_row(chapter, outside, "", f"{rest:.0f}", f"{rest / total:.0%}", ""))
+            print(_row(chapter, outside, "", f"{rest:.0f}", f"{rest / total:.0%}", "", ""))
 
 
 def main() -> None:
@@ -154,7 +191,8 @@ def main() -> None:
     when = f"median of {count} timed during the build"
     if peak is None:
         peak, when = matmul_gflops(args.threads), "measured now: the build timed none"
-    report(records, total, peak, when, args.detail)
+    cpu = read_cpu(args.log.with_name(args.log.name.replace(".stages.jsonl", ".cpu.jsonl")))
+    report(records, total, peak, when, args.detail, cpu)
 
 
 if __name__ == "__main__":

@@ -8,9 +8,10 @@ For each commit it clones this repository into ``<work>/<label>``, keeps the vir
 environment already there (``make test`` or an earlier run made it; ``--fresh-venv`` makes a
 new one first, outside the timed part), removes everything else the build writes (data,
 caches, results, the rendered book), and times ``make book`` alone with the stage log of
-:mod:`coos_utils.stages` switched on. The two builds run one after the other, never side by
-side. ``--phase before`` or ``--phase after`` runs one of them (its log stays in ``<work>``),
-``--phase compare`` only compares two logged builds.
+:mod:`coos_utils.stages` switched on and the machine's busy cores sampled every second
+(``<work>/<label>.cpu.jsonl``, which ``bench/bench_book.py`` reads). The two builds run one
+after the other, never side by side. ``--phase before`` or ``--phase after`` runs one of them
+(its log stays in ``<work>``), ``--phase compare`` only compares two logged builds.
 
 It prints each chapter's seconds (from the pipeline's ``done in`` lines), the totals, their
 ratio (both builds use the same cores, so the ratio per core is the same), then compares every
@@ -28,7 +29,10 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -62,6 +66,32 @@ def clone(commit: str, where: Path, fresh_venv: bool) -> None:
     subprocess.run(["make", "-s", ".venv/.installed"], cwd=where, check=True)
 
 
+@contextmanager
+def sampling_cpu(path: Path, every: float = 1.0) -> Iterator[None]:
+    """While the block runs, append to ``path`` once per ``every`` seconds how many cores
+    the whole machine kept busy (``{"t": end of the interval, "busy": cores}``); the build
+    runs alone, so that is the build's."""
+    import psutil
+
+    path.unlink(missing_ok=True)
+    stop, cores = threading.Event(), psutil.cpu_count()
+
+    def sample() -> None:
+        psutil.cpu_percent()
+        with path.open("a") as out:
+            while not stop.wait(every):
+                busy = psutil.cpu_percent() / 100 * cores
+                out.write(json.dumps({"t": time.time(), "busy": round(busy, 3)}) + "\n")
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        sampler.join()
+
+
 def build(label: str, commit: str, work: Path, fresh_venv: bool) -> dict:
     """Time ``make book`` of ``commit``; its record (seconds, chapters, commit) in ``work``."""
     where = work / label
@@ -74,9 +104,10 @@ def build(label: str, commit: str, work: Path, fresh_venv: bool) -> dict:
     env = dict(os.environ, COOS_STAGE_LOG=str(stage_log))
     print(f"{label}: make book at {sha[:10]} in {where} ...", flush=True)
     start = time.perf_counter()
-    done = subprocess.run(
-        ["make", "book"], cwd=where, env=env, capture_output=True, text=True, check=False
-    )
+    with sampling_cpu(work / f"{label}.cpu.jsonl"):
+        done = subprocess.run(
+            ["make", "book"], cwd=where, env=env, capture_output=True, text=True, check=False
+        )
     seconds = time.perf_counter() - start
     (work / f"{label}.log").write_text(done.stdout + done.stderr)
     chapters = {m[1]: int(m[2]) for m in map(DONE.match, done.stdout.splitlines()) if m}

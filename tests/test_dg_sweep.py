@@ -13,7 +13,16 @@ import pytest
 
 from coos_utils.dg.shift import selected_features
 from coos_utils.dg.summary import compare_to_erm, seed_range, select_draws, summarise
-from coos_utils.dg.sweep import TRIALS_FOLDER, make_sweep, pending, run_search, run_sweep
+from coos_utils.dg.sweep import (
+    TRIALS_FOLDER,
+    estimated_cost,
+    launch_order,
+    make_sweep,
+    next_ready,
+    pending,
+    run_search,
+    run_sweep,
+)
 from coos_utils.dg.trial import trial_folder
 from coos_utils.metrics import t_interval
 from coos_utils.reference import TEST_SPLITS
@@ -49,6 +58,41 @@ def test_sweep_on_two_dask_workers_resumes_after_an_interruption(
     assert pending(specs, trials) == []
     assert kept.stat().st_mtime_ns == stamp  # the finished trial was not run again
     assert set(again["trial_id"]) == {s.trial_id for s in specs}
+
+
+def test_costliest_trials_start_first_and_a_reuser_after_its_trainer(tiny_data: Path) -> None:
+    specs = make_sweep(tiny_data, ["ERM", "TestTimeBN", "ContriMix"], seeds=[0, 1], **TINY)
+    assert estimated_cost(specs[4]) == 4.0 * (1 + 5)  # the authors' 5 mixes
+    order = launch_order(specs)
+    assert [s.method for s in order] == ["ContriMix"] * 2 + ["ERM", "ERM"] + ["TestTimeBN"] * 2
+    assert [s.seed for s in order] == [0, 1] * 3  # ties keep their order
+    waits = {specs[2].trial_id: specs[0], specs[3].trial_id: specs[1]}
+    assert next_ready(order[4:], waits, set()) is None  # both wait for their ERM
+    assert next_ready(order[4:], waits, {specs[1].trial_id}) == specs[3]
+
+
+def test_a_dask_sweep_keeps_one_trial_per_slot_costliest_first(
+    tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Trials go to the cluster one per free worker thread, in :func:`launch_order`, so
+    that no worker queues a long trial while another idles; TestTimeBN after its ERM."""
+    distributed = pytest.importorskip("distributed")
+    specs = make_sweep(tiny_data, ["ERM", "TestTimeBN", "ContriMix"], seeds=[0], **TINY)
+    submitted, futures = [], []
+    submit = distributed.Client.submit
+
+    def watched(client, function, spec, *args, **kwargs):
+        in_flight = sum(not f.done() for f in futures)
+        erm_done = all(f.done() for f in futures[: len(submitted)] if "ERM" in f.key)
+        submitted.append((spec.method, in_flight, erm_done))
+        futures.append(submit(client, function, spec, *args, **kwargs))
+        return futures[-1]
+
+    monkeypatch.setattr(distributed.Client, "submit", watched)
+    run_sweep(specs, tmp_path, n_workers=2, progress=False)
+    assert [m for m, _, _ in submitted] == ["ContriMix", "ERM", "TestTimeBN"], submitted
+    assert max(n for _, n, _ in submitted) < 2, submitted  # a free slot for each
+    assert submitted[2][2], "TestTimeBN was sent before ERM had finished"
 
 
 def test_two_stage_search_runs_the_chosen_draw_on_the_other_seeds(

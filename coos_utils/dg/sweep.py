@@ -40,6 +40,7 @@ from coos_utils.dg.trial import (
     run_trial,
     training_key,
     trial_folder,
+    trial_hparams,
 )
 from coos_utils.parallel import usable_cores
 from coos_utils.reference import TEST_SPLITS
@@ -110,8 +111,8 @@ def _worker_device() -> str:
     return f"cuda:{index % torch.cuda.device_count()}"
 
 
-def _task(spec: TrialSpec, trials_dir: str, keep_model: bool, *after: str) -> str:
-    """Run one trial on this worker's device (``after``: the trials it waited for)."""
+def _task(spec: TrialSpec, trials_dir: str, keep_model: bool) -> str:
+    """Run one trial on this worker's device."""
     run_trial(spec, trials_dir, device=_worker_device(), keep_model=keep_model)
     return spec.trial_id
 
@@ -135,6 +136,30 @@ def first_trainers(specs: Sequence[TrialSpec]) -> dict[str, TrialSpec]:
         else:
             first[key] = spec
     return waits
+
+
+def estimated_cost(spec: TrialSpec) -> float:
+    """A trial's rough training cost in ERM trials of the same settings (its method's
+    :meth:`~coos_utils.dg.algorithms.Algorithm.step_cost` under its draw)."""
+    return float(spec.algorithm.step_cost(trial_hparams(spec)))
+
+
+def launch_order(specs: Sequence[TrialSpec]) -> list[TrialSpec]:
+    """``specs`` costliest first (ties in their given order): with each worker taking the
+    next trial when it is free, the long trials start early and the short ones fill in, so
+    no worker waits idle at the end while another runs a long trial it queued."""
+    return sorted(specs, key=estimated_cost, reverse=True)
+
+
+def next_ready(
+    queue: Sequence[TrialSpec], waits: dict[str, TrialSpec], finished: set[str]
+) -> TrialSpec | None:
+    """The first trial of ``queue`` whose model trainer (``waits``) has finished, if any."""
+    for spec in queue:
+        before = waits.get(spec.trial_id)
+        if before is None or before.trial_id in finished:
+            return spec
+    return None
 
 
 @contextlib.contextmanager
@@ -184,30 +209,45 @@ def _run_on_dask(
     scheduler: str,
     progress: bool,
 ) -> None:
+    """Run ``todo`` on the cluster, as many at a time as it has slots (threads, or GPU
+    workers), each free slot taking the next trial of :func:`launch_order` that is ready
+    (a trial that reuses another's model starts after that one)."""
     from distributed import Client, as_completed
 
     with Client(scheduler) as client:
         workers = client.scheduler_info()["workers"].values()
         wants_gpu = any("GPU" in w.get("resources", {}) for w in workers)
-        waits, submitted = first_trainers(todo), {}
-        for spec in todo:  # a trial comes after the one it waits for
-            before = waits.get(spec.trial_id)
-            submitted[spec.trial_id] = client.submit(
-                _task,
-                spec,
-                str(trials_dir),
-                spec.method in keep_models,
-                *([submitted[before.trial_id]] if before is not None else []),
-                key=f"dg-trial-{spec.trial_id}",
-                resources={"GPU": 1} if wants_gpu else None,
-                pure=False,
-            )
-        futures = list(submitted.values())
-        failures = []
-        done = as_completed(futures)
-        for future in tqdm(done, total=len(futures), desc="DG trials", disable=not progress):
-            if future.status == "error":
-                failures.append((future.key, future.exception()))
+        slots = sum(1 if wants_gpu else w.get("nthreads", 1) for w in workers) or 1
+        waits, queue = first_trainers(todo), launch_order(todo)
+        finished: set[str] = set()
+        running, trial_of, failures = as_completed(), {}, []
+
+        def launch() -> None:
+            while queue and running.count() < slots:
+                spec = next_ready(queue, waits, finished)
+                if spec is None:
+                    return
+                queue.remove(spec)
+                future = client.submit(
+                    _task,
+                    spec,
+                    str(trials_dir),
+                    spec.method in keep_models,
+                    key=f"dg-trial-{spec.trial_id}",
+                    resources={"GPU": 1} if wants_gpu else None,
+                    pure=False,
+                )
+                trial_of[future.key] = spec.trial_id
+                running.add(future)
+
+        launch()
+        with tqdm(total=len(todo), desc="DG trials", disable=not progress) as bar:
+            for future in running:
+                finished.add(trial_of[future.key])
+                if future.status == "error":
+                    failures.append((future.key, future.exception()))
+                bar.update()
+                launch()
     if failures:
         names = ", ".join(str(key) for key, _ in failures)
         raise RuntimeError(f"{len(failures)} trial(s) failed: {names}") from failures[0][1]
