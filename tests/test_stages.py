@@ -77,6 +77,19 @@ def test_the_report_covers_overlapping_stages_once() -> None:
     assert bench_book.covered([(0, 10), (5, 12), (20, 25)]) == 17
 
 
+def test_the_report_gives_the_busy_cores_sampled_inside_each_stage(tmp_path: Path) -> None:
+    bench_book = _bench("bench_book")
+    samples = tmp_path / "book.cpu.jsonl"
+    samples.write_text(
+        "".join(f'{{"t": {t}, "busy": {b}}}\n' for t, b in [(1, 2.0), (2, 1.0), (9, 0.5)])
+    )
+    cpu = bench_book.read_cpu(samples)
+    stages = [{"start": 0.5, "end": 2.0}, {"start": 8.0, "end": 9.0}]
+    assert bench_book.busy_cores(cpu, stages) == "1.17"  # (2 + 1 + 0.5) / 3
+    assert bench_book.busy_cores(cpu, [{"start": 3.0, "end": 8.0}]) == ""
+    assert bench_book.read_cpu(tmp_path / "none.cpu.jsonl") == []
+
+
 def test_the_build_times_its_own_matrix_product_and_the_report_uses_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -14,6 +14,11 @@ Where the tasks run:
 * ``scheduler="tcp://host:8786"``: any running cluster. When its workers declare a ``GPU``
   resource, each task asks for one GPU, so a worker runs one trial at a time; such a worker
   is expected to see one device (``CUDA_VISIBLE_DEVICES`` set per worker, as dask-cuda does).
+
+On a cluster the sweep hands out trials itself, one per free slot (worker thread, or GPU
+worker), costliest first (:func:`launch_order`): left to dask, every trial is queued on a
+worker at once, and one worker could run two long trials (ContriMix's) in a row while the
+other sat idle. The order changes no result: each trial is seeded and runs alone.
 """
 
 from __future__ import annotations
