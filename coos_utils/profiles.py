@@ -156,6 +156,10 @@ PROFILES: dict[str, Profile] = {
         # (0.0179 at 400) but costs ~1.7x as much, about a tie within the budget.
         # Both stay far short of the paper's protocol (DeepLoc 10,000 x 128 at full width,
         # PCI 30 epochs in batches of 64): the chapters mark their rows as cut short.
+        # Each trains on one CPU thread (train_threads), so chapter 02 runs the two trainings
+        # and VGG16's extractions side by side, one per core: these small networks make
+        # poor use of a second thread (bench/bench_side_by_side.py), and one thread gives
+        # the same weights on any CPU, whatever its number of cores.
         representation_params={
             "deeploc": {
                 "iterations": 1000,
@@ -164,8 +168,15 @@ PROFILES: dict[str, Profile] = {
                 "width": 0.125,
                 "learning_rate": 1e-3,
                 "test_crops": 1,
+                "train_threads": 1,
             },
-            "pci": {"iterations": 1000, "batch_size": 32, "eval_every": 100, "width": 0.125},
+            "pci": {
+                "iterations": 1000,
+                "batch_size": 32,
+                "eval_every": 100,
+                "width": 0.125,
+                "train_threads": 1,
+            },
             "vgg16": {"weights": "auto", "layers": PAPER_VGG_LAYERS},
         },
         dg={

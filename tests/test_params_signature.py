@@ -116,10 +116,11 @@ def test_the_keys_hold_what_the_hand_kept_lists_held() -> None:
     assert list(DeepLocRepresentation().params()) == [
         "iterations", "batch_size", "eval_every", "width", "fc_units", "learning_rate",
         "lr_decay", "lr_decay_every", "validation_fraction", "test_crops", "seed",
+        "train_threads",
     ]  # fmt: skip
     assert list(PciRepresentation().params()) == [
         "epochs", "iterations", "batch_size", "eval_every", "width", "learning_rate",
-        "beta1", "validation_fraction", "seed",
+        "beta1", "validation_fraction", "seed", "train_threads",
     ]  # fmt: skip
     vgg = Vgg16Representation(weights=None, layers=["conv1_1"], seed=3).params()
     assert vgg == {

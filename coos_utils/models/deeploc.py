@@ -68,11 +68,14 @@ from coos_utils.models.device_data import ShuffledRows, load_to_device, stream_b
 from coos_utils.models.flops import FlopSampler
 from coos_utils.models.runtime import (
     autocast,
+    check_train_threads,
     cpu_threads,
     memory_format,
     prepare_module,
     resolve_device,
     seed_everything,
+    training_threads,
+    training_threads_used,
 )
 from coos_utils.models.training import TrainingOutcome, TrainingPlan, TrainingTask
 
@@ -266,6 +269,12 @@ class DeepLocRepresentation(Representation, DirectPredictor):
     weights); afterwards ``history_`` (iteration, train_loss, val_score = balanced error %
     on the held-out part, images_per_s) and ``best_iteration_`` describe the training
     curve and the checkpoint kept, ``model_`` is the network (eval mode).
+
+    ``train_threads`` fixes the torch CPU threads of the training (``None``: every core this
+    process may use). The count decides how the gradients' sums are split, so the weights'
+    last bits depend on it: it is part of the cache key, resolved to the count used (and to
+    ``None`` on a GPU, where it does not apply); a fixed count gives the same weights on any
+    CPU and lets several trainings run side by side on one core each.
     """
 
     name: ClassVar[str] = "deeploc"
@@ -288,6 +297,7 @@ class DeepLocRepresentation(Representation, DirectPredictor):
         validation_fraction: float = 0.2,
         test_crops: Literal[1, 5] = 5,
         seed: int = 0,
+        train_threads: int | None = None,
         extract_batch_size: int = 512,
         device: str | None = None,
         n_jobs: int | None = -1,
@@ -318,7 +328,13 @@ class DeepLocRepresentation(Representation, DirectPredictor):
         self.test_crops = test_crops
         self.seed = seed
         self.extract_batch_size = extract_batch_size
+        check_train_threads(train_threads)
+        self.train_threads = train_threads
         self._last_pass: tuple[str, np.ndarray, np.ndarray] | None = None
+
+    def derived_params(self) -> dict[str, Any]:
+        """``train_threads`` as the training will use it (see the class docstring)."""
+        return {"train_threads": training_threads_used(self.train_threads, self.device)}
 
     def outputs(self) -> dict[str, str]:
         return {"fc2": "DeepLoc (FC2)"}
@@ -326,7 +342,7 @@ class DeepLocRepresentation(Representation, DirectPredictor):
     def fit(self, train: CoosSplit) -> Self:
         self._check_batch(train)
         device = resolve_device(self.device)
-        with cpu_threads(self.n_jobs):
+        with training_threads(self.train_threads):
             seed_everything(self.seed)
             model = prepare_module(
                 DeepLoc(len(train.class_names), width=self.width, fc_units=self.fc_units),

@@ -68,11 +68,14 @@ from coos_utils.models.pairs import (
 )
 from coos_utils.models.runtime import (
     autocast,
+    check_train_threads,
     cpu_threads,
     memory_format,
     prepare_module,
     resolve_device,
     seed_everything,
+    training_threads,
+    training_threads_used,
 )
 from coos_utils.models.training import TrainingOutcome, TrainingPlan, TrainingTask
 
@@ -208,6 +211,12 @@ class PciRepresentation(Representation):
     or "class"; :func:`~coos_utils.models.pairs.describe_pairing` words it),
     ``iterations_`` (as run), ``history_`` (iteration, train_loss, val_score = held-out
     MSE, images_per_s, and ``pairs``: the grouping), ``best_iteration_`` and ``model_``.
+
+    ``train_threads`` fixes the torch CPU threads of the training (``None``: every core this
+    process may use). The count decides how the gradients' sums are split, so the weights'
+    last bits depend on it: it is part of the cache key, resolved to the count used (and to
+    ``None`` on a GPU, where it does not apply); a fixed count gives the same weights on any
+    CPU and lets several trainings run side by side on one core each.
     """
 
     name: ClassVar[str] = "pci"
@@ -227,6 +236,7 @@ class PciRepresentation(Representation):
         beta1: float = 0.5,
         validation_fraction: float = 0.2,
         seed: int = 0,
+        train_threads: int | None = None,
         extract_batch_size: int = 512,
         device: str | None = None,
         n_jobs: int | None = -1,
@@ -244,6 +254,12 @@ class PciRepresentation(Representation):
         self.validation_fraction = validation_fraction
         self.seed = seed
         self.extract_batch_size = extract_batch_size
+        check_train_threads(train_threads)
+        self.train_threads = train_threads
+
+    def derived_params(self) -> dict[str, Any]:
+        """``train_threads`` as the training will use it (see the class docstring)."""
+        return {"train_threads": training_threads_used(self.train_threads, self.device)}
 
     def outputs(self) -> dict[str, str]:
         return {name: f"PCI {name.capitalize()}" for name in FEATURE_LAYERS}
@@ -264,7 +280,7 @@ class PciRepresentation(Representation):
             )
         fit_rows, val_rows = holdout(len(train), self.validation_fraction, self.seed)
         self.iterations_, eval_every = self.schedule(len(fit_rows))
-        with cpu_threads(self.n_jobs):
+        with training_threads(self.train_threads):
             seed_everything(self.seed)
             model = prepare_module(PairedCellInpainting(self.width), device)
             plan = TrainingPlan(

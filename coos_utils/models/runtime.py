@@ -87,3 +87,33 @@ def cpu_threads(n_jobs: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def check_train_threads(threads: int | None) -> None:
+    """A ``ValueError`` unless ``threads`` is a positive integer or ``None``."""
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+    ):
+        raise ValueError(f"train_threads must be a positive integer or None, not {threads!r}")
+
+
+def training_threads_used(threads: int | None, device: str | torch.device | None) -> int | None:
+    """The torch CPU threads a network trains on: ``threads``, or with ``None`` this process's
+    share of the cores (:func:`~coos_utils.parallel.process_threads`); ``None`` on a GPU."""
+    check_train_threads(threads)
+    if resolve_device(device).type != "cpu":
+        return None
+    return threads or process_threads()
+
+
+@contextlib.contextmanager
+def training_threads(threads: int | None) -> Iterator[None]:
+    """Train on exactly ``threads`` torch CPU threads inside the block (``None``: this
+    process's share of the cores). Not capped by the cores: the count decides how oneDNN
+    splits a gradient's sums, so the same count gives the same weights on any machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads or process_threads())
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
