@@ -11,8 +11,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from coos_utils.book.chapters import CHAPTERS, ChapterSpec, check_order, with_dependencies
-from coos_utils.book.pipeline import BookBuildError, BookLayout, build_book, chapter_sources
+from coos_utils.book.chapters import BY_NAME, CHAPTERS, ChapterSpec, check_order, with_dependencies
+from coos_utils.book.pipeline import (
+    BookBuildError,
+    BookLayout,
+    build_book,
+    chapter_sources,
+    outputs_hash,
+)
 from coos_utils.book.toc import toc_entries
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,6 +35,7 @@ def test_toc_lists_the_declared_chapters_in_order() -> None:
 def test_dependencies_come_from_the_declaration() -> None:
     assert with_dependencies(["04_confusion"]) == ["02_features", "03_classifiers", "04_confusion"]
     assert with_dependencies(["01_dataset"]) == ["01_dataset"]
+    assert with_dependencies(["05_domain_generalization"]) == ["05_domain_generalization"]
     with pytest.raises(ValueError, match="reads"):
         check_order((ChapterSpec("b", "B", reads=("a",)), ChapterSpec("a", "A")))
     with pytest.raises(ValueError, match="unknown chapter 'nope'"):
@@ -176,3 +183,14 @@ def test_editing_a_plug_in_file_the_chapter_names_changes_its_code_hash(tmp_path
     assert chapter_code_hash(chapter, ROOT) == before
     plugin.write_text("x = 2\n", encoding="utf-8")
     assert chapter_code_hash(chapter, ROOT) != before
+
+
+def test_a_rerun_of_the_features_chapter_leaves_the_dg_chapter_up_to_date(tmp_path: Path) -> None:
+    """Chapter 05 reads no file of chapter 02: new timings there change nothing in its key."""
+    reads = BY_NAME["05_domain_generalization"].reads
+    before = outputs_hash(tmp_path, reads)
+    (tmp_path / "features_extracted.csv").write_text("representation,seconds\nvgg16,12.5\n")
+    (tmp_path / "training").mkdir()
+    (tmp_path / "training" / "pci.csv").write_text("step,loss\n100,0.02\n")
+    assert outputs_hash(tmp_path, reads) == before
+    assert outputs_hash(tmp_path, ("02_features",)) != before  # the files are chapter 02's
