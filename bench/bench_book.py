@@ -24,7 +24,10 @@ iteration; extraction FLOPs on the first batch, per image.
 
 With the build's CPU samples (``<log>`` with ``.cpu.jsonl`` for ``.stages.jsonl``, written by
 ``bench/compare_builds.py``), each row also gives the cores the machine kept busy during it, on
-average over its intervals: a chapter below the machine's core count left cores idle.
+average over its intervals: a chapter below the machine's core count left cores idle. A
+header line gives the cores the host of a virtual machine gave to other guests meanwhile
+(steal, sampled since 2026-12-04): above zero, the build did not have its cores alone, and its
+seconds are not comparable with another build's.
 """
 
 from __future__ import annotations
@@ -101,6 +104,24 @@ def read_cpu(path: Path) -> list[tuple[float, float]]:
     return [(s["t"], s["busy"]) for s in samples]
 
 
+def read_steal(path: Path) -> list[float]:
+    """The cores other guests of the host took at each sample ([] for a log without them)."""
+    if not path.exists():
+        return []
+    samples = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [s["steal"] for s in samples if "steal" in s]
+
+
+def steal_line(steal: list[float]) -> str:
+    """The header line on steal: its mean and peak over the build, or that none was sampled."""
+    if not steal:
+        return "cores taken by other guests (steal): not sampled for this build"
+    return (
+        f"cores taken by other guests (steal): mean {statistics.mean(steal):.2f}, "
+        f"at most {max(steal):.2f}, over {len(steal)} one-second samples"
+    )
+
+
 def busy_cores(samples: list[tuple[float, float]], records: list[dict]) -> str:
     """The mean busy cores of the samples inside ``records``' intervals ("" without any)."""
     inside = [b for t, b in samples if any(r["start"] < t <= r["end"] for r in records)]
@@ -118,9 +139,11 @@ def report(
     when: str,
     detail: bool = False,
     cpu: list[tuple[float, float]] | None = None,
+    steal: list[float] | None = None,
 ) -> None:
     """Print the per-chapter table of stages (see the module docstring); ``peak``: the matrix
-    product's GFLOP/s, measured ``when``; ``cpu``: the build's busy-core samples."""
+    product's GFLOP/s, measured ``when``; ``cpu``: the build's busy-core samples; ``steal``:
+    the cores other guests took at each sample."""
     cpu = cpu or []
     chapters = [r for r in records if r["stage"] == "chapter"]
     rows: dict[tuple[str, str], list[dict]] = defaultdict(list)
@@ -128,7 +151,8 @@ def report(
         if record["stage"] not in ("chapter", REFERENCE):
             rows[chapter_of(record, chapters), group_of(record, detail)].append(record)
     print(f"build: {total:.0f} s ({total / 60:.1f} min); a {MATMUL_SIZE}^2 fp32 matrix product")
-    print(f"on the same threads: {peak:.1f} GFLOP/s ({when})\n")
+    print(f"on the same threads: {peak:.1f} GFLOP/s ({when})")
+    print(steal_line(steal or []) + "\n")
     print(
         "| chapter | stage | count | seconds | share of build | GFLOP/s (of matmul) | busy cores |"
     )
@@ -191,8 +215,8 @@ def main() -> None:
     when = f"median of {count} timed during the build"
     if peak is None:
         peak, when = matmul_gflops(args.threads), "measured now: the build timed none"
-    cpu = read_cpu(args.log.with_name(args.log.name.replace(".stages.jsonl", ".cpu.jsonl")))
-    report(records, total, peak, when, args.detail, cpu)
+    samples = args.log.with_name(args.log.name.replace(".stages.jsonl", ".cpu.jsonl"))
+    report(records, total, peak, when, args.detail, read_cpu(samples), read_steal(samples))
 
 
 if __name__ == "__main__":

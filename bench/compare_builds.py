@@ -69,19 +69,24 @@ def clone(commit: str, where: Path, fresh_venv: bool) -> None:
 @contextmanager
 def sampling_cpu(path: Path, every: float = 1.0) -> Iterator[None]:
     """While the block runs, append to ``path`` once per ``every`` seconds how many cores
-    the whole machine kept busy (``{"t": end of the interval, "busy": cores}``); the build
-    runs alone, so that is the build's."""
+    the whole machine kept busy and, on a virtual machine, how many its host gave to other
+    guests meanwhile (``{"t": end of the interval, "busy": cores, "steal": cores}``). The
+    build runs alone, so ``busy`` is the build's; ``steal`` above zero says the cores were
+    not the build's alone (a slower build on another day may be that, not the code)."""
     import psutil
 
     path.unlink(missing_ok=True)
     stop, cores = threading.Event(), psutil.cpu_count()
 
     def sample() -> None:
-        psutil.cpu_percent()
+        psutil.cpu_times_percent()
         with path.open("a") as out:
             while not stop.wait(every):
-                busy = psutil.cpu_percent() / 100 * cores
-                out.write(json.dumps({"t": time.time(), "busy": round(busy, 3)}) + "\n")
+                shares = psutil.cpu_times_percent()
+                steal = getattr(shares, "steal", 0.0) / 100 * cores
+                busy = (100 - shares.idle - getattr(shares, "iowait", 0.0)) / 100 * cores
+                sample = {"t": time.time(), "busy": round(busy - steal, 3)}
+                out.write(json.dumps({**sample, "steal": round(steal, 3)}) + "\n")
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 import torch
 
@@ -90,6 +92,29 @@ def test_the_report_gives_the_busy_cores_sampled_inside_each_stage(tmp_path: Pat
     assert bench_book.read_cpu(tmp_path / "none.cpu.jsonl") == []
 
 
+def test_the_report_says_how_many_cores_other_guests_took(tmp_path: Path) -> None:
+    bench_book = _bench("bench_book")
+    samples = tmp_path / "book.cpu.jsonl"
+    samples.write_text('{"t": 1, "busy": 2.0, "steal": 0.0}\n{"t": 2, "busy": 1.5, "steal": 0.5}\n')
+    steal = bench_book.read_steal(samples)
+    assert steal == [0.0, 0.5]
+    assert bench_book.steal_line(steal).endswith(
+        "mean 0.25, at most 0.50, over 2 one-second samples"
+    )
+    samples.write_text('{"t": 1, "busy": 2.0}\n')  # a build logged before steal was sampled
+    assert "not sampled" in bench_book.steal_line(bench_book.read_steal(samples))
+
+
+def test_the_build_sampler_writes_busy_and_steal_cores(tmp_path: Path) -> None:
+    compare = _bench("compare_builds")
+    samples = tmp_path / "book.cpu.jsonl"
+    with compare.sampling_cpu(samples, every=0.05):
+        time.sleep(0.3)
+    lines = [json.loads(line) for line in samples.read_text().splitlines()]
+    assert lines and all({"t", "busy", "steal"} <= set(line) for line in lines)
+    assert all(line["steal"] >= 0 and line["busy"] <= psutil.cpu_count() for line in lines)
+
+
 def test_the_build_times_its_own_matrix_product_and_the_report_uses_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -138,3 +163,21 @@ def test_the_build_diff_names_every_changed_cell_and_file(tmp_path: Path) -> Non
         ]
         == []
     )
+
+
+def test_the_your_model_chapter_times_its_training_and_predictions(
+    tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from torch import nn
+
+    from coos_utils.benchmark.your_model import predict_splits, train
+    from coos_utils.data.torch_dataset import CoosDataset
+
+    log = tmp_path / "stages.jsonl"
+    monkeypatch.setenv(ENV, str(log))
+    model = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2, 7))
+    train(model, CoosDataset(tiny_data, "train", lambda x: x.float()), steps=3, batch_size=4)
+    predict_splits(model, tiny_data, ["test1"], lambda x: x.float())
+    records = {(r["stage"], r["detail"]): r for r in _records(log)}
+    trained, predicted = records["train", "your_model"], records["predict", "your_model test1"]
+    assert trained["flop"] > 0 and predicted["flop"] > 0

@@ -26,7 +26,9 @@ from torch import nn
 from coos_utils.atomic import atomic_write_text
 from coos_utils.benchmark.predictions import probability_columns
 from coos_utils.data.torch_dataset import CoosDataset, Transform, eval_loader, train_loader
+from coos_utils.models.flops import FlopSampler
 from coos_utils.models.runtime import resolve_device, seed_everything
+from coos_utils.stages import stage
 
 TRAINING_STEPS = {"smoke": 60, "default": 300, "paper": 3000}
 """Steps of the chapter's small model in each profile (a step: one batch)."""
@@ -56,13 +58,15 @@ def train(
     model.to(target).train()
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     loader = train_loader(dataset, batch_size, balance=balance, seed=seed)
-    losses = []
-    for x, y, _ in itertools.islice(_forever(loader), steps):
-        loss = F.cross_entropy(model(x.to(target)), y.to(target))
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-        losses.append(loss.item())
+    losses, flops = [], FlopSampler()
+    with stage("train", "your_model"):
+        for x, y, _ in itertools.islice(_forever(loader), steps):
+            with flops.measure(1):
+                loss = F.cross_entropy(model(x.to(target)), y.to(target))
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                optimiser.step()
+            losses.append(loss.item())
     return pd.DataFrame({"step": np.arange(1, steps + 1), "loss": losses})
 
 
@@ -78,10 +82,11 @@ def predict(
     """Predicted labels and class probabilities of every image of ``dataset``, in order."""
     target = resolve_device(device)
     model.to(target).eval()
-    chunks = [
-        torch.softmax(model(x.to(target)).float(), dim=1).cpu()
-        for x, _, _ in eval_loader(dataset, batch_size)
-    ]
+    chunks, flops = [], FlopSampler()
+    with stage("predict", f"your_model {dataset.split.name}"):
+        for x, _, _ in eval_loader(dataset, batch_size):
+            with flops.measure(len(x)):
+                chunks.append(torch.softmax(model(x.to(target)).float(), dim=1).cpu())
     probabilities = torch.cat(chunks).numpy().astype(np.float64)
     return probabilities.argmax(axis=1), probabilities
 
