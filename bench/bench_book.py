@@ -96,20 +96,21 @@ def chapter_of(record: dict, chapters: list[dict]) -> str:
     return "(outside chapters)"
 
 
-def read_cpu(path: Path) -> list[tuple[float, float]]:
-    """(time, busy cores) samples of a build, [] when ``path`` is missing."""
+def _samples(path: Path) -> list[dict]:
+    """The CPU samples of a build, [] when ``path`` is missing."""
     if not path.exists():
         return []
-    samples = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [(s["t"], s["busy"]) for s in samples]
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def read_cpu(path: Path) -> list[tuple[float, float]]:
+    """(time, busy cores) samples of a build, [] when ``path`` is missing."""
+    return [(s["t"], s["busy"]) for s in _samples(path)]
 
 
 def read_steal(path: Path) -> list[float]:
     """The cores other guests of the host took at each sample ([] for a log without them)."""
-    if not path.exists():
-        return []
-    samples = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [s["steal"] for s in samples if "steal" in s]
+    return [s["steal"] for s in _samples(path) if "steal" in s]
 
 
 def steal_line(steal: list[float]) -> str:
